@@ -1,1 +1,11 @@
-//! placeholder
+//! taizhang: a verifiable, event-sourced audit log of commitments and their fulfilment.
+//!
+//! The library behind the `taizhang` program: the store ([`store`], the only code that
+//! touches sled and the disk), the Merkle tree ([`merkle`]), signed checkpoints
+//! ([`checkpoint`]), and the operations the command line runs ([`ops`]).
+#![deny(missing_docs)]
+
+pub mod checkpoint;
+pub mod merkle;
+pub mod ops;
+pub mod store;

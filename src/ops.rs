@@ -1,0 +1,210 @@
+//! Operations on a log that the command line (and later the server) run: import, export and
+//! verification. They read and write through the [`Log`] trait only.
+
+use std::io::Write;
+
+use events::import::{parse_line, ImportLine};
+use events::{EventId, ProposedEvent};
+
+use crate::checkpoint;
+use crate::merkle::{self, Frontier};
+use crate::store::{AppendError, Appended, Log, Source};
+
+/// Most events one import file may hold: the whole file is one atomic append.
+pub const IMPORT_EVENTS_MAX: usize = 200_000;
+
+/// Why an import or append was refused. Nothing was appended.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// A line does not parse (formats.md §5), or the log refuses it (domain.md §2).
+    #[error("line {line}: {field}: {reason}")]
+    Line {
+        /// 1-based line number in the file.
+        line: usize,
+        /// The field at fault.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// The file as a whole is unusable.
+    #[error("{0}")]
+    File(String),
+    /// The log could not append (not a refusal of a line).
+    #[error(transparent)]
+    Append(AppendError),
+}
+
+/// The parsed lines of an import file, with their 1-based line numbers.
+pub struct ParsedImport {
+    /// Events in file order, with default ids filled in.
+    pub events: Vec<ProposedEvent>,
+    /// Line number of each event.
+    pub lines: Vec<usize>,
+}
+
+/// Parses an import file (formats.md §5). Lines without `event_id` get
+/// `uuid5(NAMESPACE_URL, "<sha256 of the file>/<line>")`, so a second import appends nothing.
+pub fn parse_import(bytes: &[u8], mut progress: impl FnMut(usize)) -> Result<ParsedImport, ImportError> {
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        return Err(ImportError::Line { line: 1, field: "line".into(), reason: "starts with a byte-order mark; save the file as UTF-8 without BOM".into() });
+    }
+    let file_sha = events::Sha256::of(bytes).to_hex();
+    let mut out = ParsedImport { events: Vec::new(), lines: Vec::new() };
+    let mut offset = 0;
+    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line_no = i + 1;
+        offset += raw.len() + 1;
+        if offset > bytes.len() && raw.is_empty() {
+            break; // the empty piece after the final newline
+        }
+        let text = std::str::from_utf8(raw).map_err(|e| ImportError::Line { line: line_no, field: "line".into(), reason: format!("is not valid UTF-8 (byte {})", e.valid_up_to()) })?;
+        let text = text.strip_suffix('\r').unwrap_or(text);
+        if text.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
+            continue;
+        }
+        let ImportLine { mut event, batch: _ } = parse_line(text).map_err(|e| ImportError::Line { line: line_no, field: e.field, reason: e.reason })?;
+        if event.event_id.is_none() {
+            let name = format!("{file_sha}/{line_no}");
+            event.event_id = Some(EventId(uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())));
+        }
+        out.events.push(event);
+        out.lines.push(line_no);
+        if out.events.len() > IMPORT_EVENTS_MAX {
+            return Err(ImportError::File(format!("the file holds more than {IMPORT_EVENTS_MAX} events; split it into several files")));
+        }
+        progress(offset.min(bytes.len()));
+    }
+    if out.events.is_empty() {
+        return Err(ImportError::File("the file holds no event".into()));
+    }
+    Ok(out)
+}
+
+/// Parses the input of `taizhang append`: one import line, or a JSON array of them.
+pub fn parse_append(text: &str) -> Result<Vec<ProposedEvent>, ImportError> {
+    let trimmed = text.trim_start_matches([' ', '\t', '\r', '\n']);
+    if trimmed.starts_with('[') {
+        let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(trimmed).map_err(|e| ImportError::File(format!("not a JSON array of events: {e}")))?;
+        if items.is_empty() {
+            return Err(ImportError::File("the array holds no event".into()));
+        }
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| parse_line(raw.get()).map(|l| l.event).map_err(|e| ImportError::File(format!("event {i}: {}: {}", e.field, e.reason))))
+            .collect()
+    } else {
+        let line = trimmed.trim_end_matches([' ', '\t', '\r', '\n']);
+        if line.is_empty() {
+            return Err(ImportError::File("no event given".into()));
+        }
+        if line.contains('\n') {
+            return Err(ImportError::File("append takes one event line or a JSON array; use `taizhang import` for a JSON Lines file".into()));
+        }
+        Ok(vec![parse_line(line).map_err(|e| ImportError::File(format!("{}: {}", e.field, e.reason)))?.event])
+    }
+}
+
+/// Imports a parsed file as one atomic append; refusals name the file's line.
+pub fn import(log: &dyn Log, parsed: ParsedImport, actor: &str) -> Result<Vec<Appended>, ImportError> {
+    let lines = parsed.lines;
+    log.append(parsed.events, actor, Source::Client, None).map_err(|e| match e {
+        AppendError::Refused { index, field, reason, .. } => ImportError::Line { line: lines[index], field, reason },
+        AppendError::VersionConflict { index, stream, expected, actual } => {
+            ImportError::Line { line: lines[index], field: "expected_version".into(), reason: format!("stream {stream} holds {actual} events, the line expected {expected}") }
+        }
+        AppendError::EventIdConflict { index, event_id } => {
+            ImportError::Line { line: lines[index], field: "event_id".into(), reason: format!("{event_id} is already in the log with a different type, date or payload") }
+        }
+        e => ImportError::Append(e),
+    })
+}
+
+/// Writes the export (formats.md §5) of the first `size` events.
+pub fn export(log: &dyn Log, size: u64, out: &mut dyn Write) -> anyhow::Result<()> {
+    for ev in log.read(0, size) {
+        let ev = ev?.event;
+        out.write_all(ev.export_line().as_bytes())?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// Events checked.
+    pub size: u64,
+    /// Root of the whole log.
+    pub root: merkle::Hash,
+    /// Signed checkpoints checked.
+    pub checkpoints: usize,
+}
+
+/// Why verification failed: the first position (or checkpoint) that does not check out.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct VerifyFailure(pub String);
+
+/// Rereads every record, recomputes every leaf from its canonical JSON and the root, and
+/// checks every signed checkpoint (signature and root) against the recomputed tree, and the
+/// stored tree against the recomputed one.
+pub fn verify(log: &dyn Log, mut progress: impl FnMut(u64)) -> Result<Verified, VerifyFailure> {
+    let size = log.size();
+    let verifier = checkpoint::VerifierKey::parse(&log.verifier_key()).map_err(|e| VerifyFailure(format!("the log's verifier key: {e}")))?;
+    let notes = log.checkpoints().map_err(|e| VerifyFailure(e.to_string()))?;
+    let mut notes = notes.into_iter().peekable();
+    let mut frontier = Frontier::new();
+    let mut checked = 0;
+    let mut check_notes = |frontier: &Frontier, notes: &mut std::iter::Peekable<std::vec::IntoIter<(u64, String)>>| -> Result<(), VerifyFailure> {
+        while let Some((s, note)) = notes.peek() {
+            if *s != frontier.size() {
+                break;
+            }
+            let cp = checkpoint::parse_signed_note(note, &verifier).map_err(|e| VerifyFailure(format!("checkpoint at size {s}: {e}")))?;
+            if cp.size != *s || cp.root != frontier.root() || cp.origin != log.origin() {
+                return Err(VerifyFailure(format!("checkpoint at size {s}: its root does not match the tree recomputed from the records")));
+            }
+            checked += 1;
+            notes.next();
+        }
+        Ok(())
+    };
+    let mut streams: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let mut last = None;
+    check_notes(&frontier, &mut notes)?;
+    for rec in log.read(0, size) {
+        let rec = rec.map_err(|e| VerifyFailure(e.to_string()))?;
+        let ev = &rec.event;
+        let p = ev.position;
+        let leaf = ev.leaf_sha256();
+        if rec.leaf_sha256 != leaf {
+            return Err(VerifyFailure(format!("position {p}: the leaf recomputed from the event's canonical JSON differs from the stored leaf")));
+        }
+        let v = streams.entry(ev.stream.clone()).or_insert(0);
+        if ev.stream_version != *v {
+            return Err(VerifyFailure(format!("position {p}: stream {} version {} where {} was next", ev.stream, ev.stream_version, v)));
+        }
+        *v += 1;
+        if last.is_some_and(|t| ev.recorded_at < t) {
+            return Err(VerifyFailure(format!("position {p}: recorded_at goes back in time")));
+        }
+        last = Some(ev.recorded_at);
+        frontier.push(leaf.0);
+        check_notes(&frontier, &mut notes)?;
+        if p % 4096 == 0 {
+            progress(p);
+        }
+    }
+    if let Some((s, _)) = notes.next() {
+        return Err(VerifyFailure(format!("a checkpoint is signed for size {s}, beyond the log's {size} events")));
+    }
+    let root = frontier.root();
+    let stored_root = log.root(size).map_err(|e| VerifyFailure(e.to_string()))?;
+    if stored_root != root {
+        return Err(VerifyFailure(format!("the stored tree's root at size {size} differs from the root recomputed from the records")));
+    }
+    progress(size);
+    Ok(Verified { size, root, checkpoints: checked })
+}

@@ -1,0 +1,228 @@
+//! The store: the only code that touches sled and the disk.
+//!
+//! [`Log`] is the interface every backend implements (the embedded [`SledLog`] now; a
+//! PostgreSQL one later). It appends atomic batches of events under the rules of the log, and
+//! reads, proves and checkpoints what it holds. What a backend promises:
+//! - positions and stream versions are gapless; `recorded_at` never decreases;
+//! - an append is acknowledged only once it would survive a power cut;
+//! - readers never see an event before it is acknowledged;
+//! - every record read is checked, and corruption is an error naming its position.
+
+mod keys;
+mod sled_log;
+mod sync;
+
+use std::path::PathBuf;
+
+use events::record::StoredRecord;
+use events::{EventId, EventType, ProposedEvent, RecordedEvent, Timestamp};
+
+pub use sled_log::{SledLog, StoreInfo};
+
+use crate::merkle::Hash;
+
+/// The store format this build writes; a store written by a newer one is refused at open.
+pub const STORE_FORMAT_CURRENT: u32 = 1;
+/// Most events in one appended batch.
+pub const BATCH_EVENTS_MAX: usize = 10_000;
+/// Most events the writer gathers into one group commit (one fsync).
+pub const GROUP_EVENTS_MAX: usize = 20_000;
+/// Most events one read of the log returns.
+pub const READ_EVENTS_MAX: u64 = 1_000_000;
+
+/// Who proposes a batch: a client, or the log itself (review sealing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A recorder, inspector, reviewer…: may not append `ReviewSealed`.
+    Client,
+    /// The log's own review sealing.
+    Log,
+}
+
+/// What one appended event became.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// Its position in the log.
+    pub position: u64,
+    /// Its id.
+    pub event_id: EventId,
+    /// Its stream.
+    pub stream: String,
+    /// Its version in the stream.
+    pub stream_version: u64,
+    /// When the log recorded it.
+    pub recorded_at: Timestamp,
+    /// False when the event was already in the log (an idempotent retry): nothing was written.
+    pub written: bool,
+}
+
+/// Why an append was refused or failed. Nothing of the batch was written in any case.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppendError {
+    /// The log refuses the event (domain.md §2). A client error: fix the event and retry.
+    #[error("event {index} ({event_type}): {field}: {reason}")]
+    Refused {
+        /// Index of the event in the batch.
+        index: usize,
+        /// Its type.
+        event_type: EventType,
+        /// The field at fault.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// `expected_version` does not match the stream. Reread the stream and decide again.
+    #[error("event {index}: stream {stream} holds {actual} events, the batch expected {expected}")]
+    VersionConflict {
+        /// Index of the event in the batch.
+        index: usize,
+        /// The stream.
+        stream: String,
+        /// What the event expected.
+        expected: u64,
+        /// What the stream holds.
+        actual: u64,
+    },
+    /// The event id is already in the log with other content.
+    #[error("event {index}: event_id {event_id} is already in the log with a different type, date or payload")]
+    EventIdConflict {
+        /// Index of the event in the batch.
+        index: usize,
+        /// The id.
+        event_id: EventId,
+    },
+    /// The batch is empty or over the limit.
+    #[error("a batch holds 1 to {max} events, this one {events}", max = BATCH_EVENTS_MAX)]
+    BatchSize {
+        /// Events in the batch.
+        events: usize,
+    },
+    /// The store's clock does not allow this `recorded_at` (simulated stores only).
+    #[error("clock: {0}")]
+    Clock(String),
+    /// A write or fsync failed. The store stopped accepting appends; reopen it.
+    #[error("the store could not make the append durable, and stopped accepting appends: {0}")]
+    Io(String),
+    /// The store is closed.
+    #[error("the store is closed")]
+    Closed,
+}
+
+/// Why a read failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// A record does not decode or its checksum does not match.
+    #[error("corrupt record at position {position}: {reason}")]
+    Corrupt {
+        /// Position of the record.
+        position: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A position below the log's size has no record.
+    #[error("record missing at position {position}")]
+    Missing {
+        /// The position.
+        position: u64,
+    },
+    /// Arguments out of range.
+    #[error("{0}")]
+    Range(String),
+    /// The disk or sled failed.
+    #[error("storage error: {0}")]
+    Io(String),
+}
+
+/// Why opening or creating a store failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// No store at this place.
+    #[error("no store at {0}: create one with `taizhang init --origin ORIGIN --data {0}`")]
+    NotFound(PathBuf),
+    /// A store exists already.
+    #[error("a store already exists at {0}")]
+    Exists(PathBuf),
+    /// Another process holds the store.
+    #[error("the store at {0} is in use by another process (a running server?): stop it, or send the command to the server with --server")]
+    Locked(PathBuf),
+    /// Written by a newer taizhang.
+    #[error("the store at {path} has format {found}, newer than this build reads ({STORE_FORMAT_CURRENT}): upgrade taizhang")]
+    TooNew {
+        /// Store directory.
+        path: PathBuf,
+        /// Its format version.
+        found: u32,
+    },
+    /// The store's content is inconsistent: history may have been damaged. Nothing was repaired.
+    #[error("the store at {path} is damaged: {reason}. Nothing was changed; keep a copy of the directory, and restore from a backup or an export")]
+    Damaged {
+        /// Store directory.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Bad arguments.
+    #[error("{0}")]
+    Invalid(String),
+    /// The disk or sled failed.
+    #[error("storage error at {path}: {reason}")]
+    Io {
+        /// Store directory.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+}
+
+/// Why a proof or checkpoint could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProofError {
+    /// Arguments out of range.
+    #[error("{0}")]
+    Range(String),
+    /// Reading the tree failed.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The log refuses to sign a checkpoint inconsistent with the last one.
+    #[error("refusing to sign: {0}")]
+    Inconsistent(String),
+    /// The disk failed while storing a checkpoint.
+    #[error("storage error: {0}")]
+    Io(String),
+}
+
+/// The interface of an event log, whatever holds it.
+pub trait Log: Send + Sync {
+    /// Appends one batch atomically: all of it, or nothing. `recorded_at` is the log's clock,
+    /// except on a simulated-clock store, where the caller gives it.
+    fn append(&self, batch: Vec<ProposedEvent>, actor: &str, source: Source, recorded_at: Option<Timestamp>) -> Result<Vec<Appended>, AppendError>;
+    /// Number of acknowledged events.
+    fn size(&self) -> u64;
+    /// Records at positions `from..to` (to ≤ size), in order, each checked: the event and the
+    /// leaf hash stored with it.
+    fn read(&self, from: u64, to: u64) -> Box<dyn Iterator<Item = Result<StoredRecord, ReadError>> + Send + '_>;
+    /// The events of one stream from a version on.
+    fn read_stream(&self, stream: &str, from_version: u64, limit: u64) -> Result<Vec<RecordedEvent>, ReadError>;
+    /// Number of events in a stream.
+    fn stream_len(&self, stream: &str) -> Result<u64, ReadError>;
+    /// One event by id.
+    fn event(&self, id: EventId) -> Result<Option<RecordedEvent>, ReadError>;
+    /// Root of the tree of the first `size` events.
+    fn root(&self, size: u64) -> Result<Hash, ProofError>;
+    /// Inclusion proof of `leaf_index` in the tree of size `tree_size`.
+    fn inclusion_proof(&self, leaf_index: u64, tree_size: u64) -> Result<crate::merkle::InclusionProof, ProofError>;
+    /// Consistency proof between two sizes.
+    fn consistency_proof(&self, first: u64, second: u64) -> Result<crate::merkle::ConsistencyProof, ProofError>;
+    /// Signs (or returns the already signed) checkpoint of the current size.
+    fn sign_checkpoint(&self) -> Result<String, ProofError>;
+    /// Every signed checkpoint, by size.
+    fn checkpoints(&self) -> Result<Vec<(u64, String)>, ReadError>;
+    /// The public verifier key of the log's checkpoints.
+    fn verifier_key(&self) -> String;
+    /// The log's origin line.
+    fn origin(&self) -> String;
+}
