@@ -1,1 +1,3 @@
-//! placeholder
+//! taizhang: a verifiable, event-sourced audit log of commitments and their fulfilment.
+
+pub mod merkle;
