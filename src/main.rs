@@ -5,14 +5,23 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use taizhang::ops;
 use taizhang::store::{Log, SledLog};
-use taizhang::{merkle, ops};
 
 #[derive(Parser)]
-#[command(name = "taizhang", version, about = "A verifiable, event-sourced work ledger (台账)")]
+#[command(
+    name = "taizhang",
+    version,
+    about = "A verifiable, event-sourced work ledger (台账)"
+)]
 struct Cli {
     /// The store's directory.
-    #[arg(long, global = true, env = "TAIZHANG_DATA", default_value = "./taizhang-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "TAIZHANG_DATA",
+        default_value = "./taizhang-data"
+    )]
     data: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -118,7 +127,10 @@ fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({per_sec}, {eta})").expect("valid template"));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({per_sec}, {eta})")
+            .expect("valid template"),
+    );
     bar.set_message(what.to_string());
     bar
 }
@@ -134,9 +146,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Append { actor, file, json } => {
             let mut text = String::new();
             match file.as_deref().filter(|f| f.as_os_str() != "-") {
-                Some(f) => text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
+                Some(f) => {
+                    text = std::fs::read_to_string(f)
+                        .with_context(|| format!("reading {}", f.display()))?
+                }
                 None => {
-                    std::io::stdin().read_to_string(&mut text).context("reading standard input")?;
+                    std::io::stdin()
+                        .read_to_string(&mut text)
+                        .context("reading standard input")?;
                 }
             }
             let events = ops::parse_append(&text)?;
@@ -147,19 +164,38 @@ fn run(cli: Cli) -> Result<()> {
                     let v = serde_json::json!({"position": a.position, "event_id": a.event_id.to_string(), "stream": a.stream, "stream_version": a.stream_version, "recorded_at": a.recorded_at.to_string(), "written": a.written});
                     writeln!(out, "{v}")?;
                 } else {
-                    writeln!(out, "{}{}", a.position, if a.written { "" } else { " (already in the log)" })?;
+                    writeln!(
+                        out,
+                        "{}{}",
+                        a.position,
+                        if a.written {
+                            ""
+                        } else {
+                            " (already in the log)"
+                        }
+                    )?;
                 }
             }
         }
         Command::Import { actor, file } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let bar = progress_bar(bytes.len() as u64, "checking");
-            let parsed = ops::parse_import(&bytes, |done| bar.set_position(done as u64)).with_context(|| format!("{} was not imported, nothing was appended", file.display()))?;
+            let parsed = ops::parse_import(&bytes, |done| bar.set_position(done as u64))
+                .with_context(|| {
+                    format!("{} was not imported, nothing was appended", file.display())
+                })?;
             bar.finish_and_clear();
             let log = open(&cli.data)?;
             let n = parsed.events.len();
-            let appended = ops::import(&log, parsed, &actor).with_context(|| format!("{} was not imported, nothing was appended", file.display()))?;
-            let new: Vec<u64> = appended.iter().filter(|a| a.written).map(|a| a.position).collect();
+            let appended = ops::import(&log, parsed, &actor).with_context(|| {
+                format!("{} was not imported, nothing was appended", file.display())
+            })?;
+            let new: Vec<u64> = appended
+                .iter()
+                .filter(|a| a.written)
+                .map(|a| a.position)
+                .collect();
             match (new.first(), new.last()) {
                 (Some(a), Some(b)) => writeln!(out, "imported {n} events: {} appended at positions {a}..={b}, {} already in the log", new.len(), n - new.len())?,
                 _ => writeln!(out, "imported {n} events: all already in the log, nothing appended")?,
@@ -173,17 +209,35 @@ fn run(cli: Cli) -> Result<()> {
             }
             ops::export(&log, size, &mut out)?;
         }
-        Command::Log { stream, from, limit, json } => {
+        Command::Log {
+            stream,
+            from,
+            limit,
+            json,
+        } => {
             let log = open(&cli.data)?;
             let events: Vec<events::RecordedEvent> = match stream {
                 Some(s) => log.read_stream(&s, from, limit)?,
-                None => log.read(from, from.saturating_add(limit)).map(|r| r.map(|r| r.event)).collect::<Result<_, _>>()?,
+                None => log
+                    .read(from, from.saturating_add(limit))
+                    .map(|r| r.map(|r| r.event))
+                    .collect::<Result<_, _>>()?,
             };
             for ev in events {
                 if json {
                     writeln!(out, "{}", ev.export_line())?;
                 } else {
-                    writeln!(out, "{:>8}  {}  {:<28} {}@{}  {}  {}", ev.position, ev.recorded_at, ev.event_type().as_str(), ev.stream, ev.stream_version, ev.occurred_on, ev.actor)?;
+                    writeln!(
+                        out,
+                        "{:>8}  {}  {:<28} {}@{}  {}  {}",
+                        ev.position,
+                        ev.recorded_at,
+                        ev.event_type().as_str(),
+                        ev.stream,
+                        ev.stream_version,
+                        ev.occurred_on,
+                        ev.actor
+                    )?;
                 }
             }
         }
@@ -198,8 +252,12 @@ fn run(cli: Cli) -> Result<()> {
         Command::Prove { proof } => {
             let log = open(&cli.data)?;
             let json = match proof {
-                ProveCommand::Inclusion { index, size } => serde_json::to_string(&log.inclusion_proof(index, size.unwrap_or(log.size()))?)?,
-                ProveCommand::Consistency { first, second } => serde_json::to_string(&log.consistency_proof(first, second.unwrap_or(log.size()))?)?,
+                ProveCommand::Inclusion { index, size } => {
+                    serde_json::to_string(&log.inclusion_proof(index, size.unwrap_or(log.size()))?)?
+                }
+                ProveCommand::Consistency { first, second } => serde_json::to_string(
+                    &log.consistency_proof(first, second.unwrap_or(log.size()))?,
+                )?,
             };
             writeln!(out, "{json}")?;
         }
@@ -208,7 +266,13 @@ fn run(cli: Cli) -> Result<()> {
             let bar = progress_bar(log.size(), "verifying");
             let v = ops::verify(&log, |p| bar.set_position(p)).context("verify failed")?;
             bar.finish_and_clear();
-            writeln!(out, "ok: {} events, root {}, {} checkpoints", v.size, merkle::hex(&v.root), v.checkpoints)?;
+            writeln!(
+                out,
+                "ok: {} events, root {}, {} checkpoints",
+                v.size,
+                hex::encode(v.root),
+                v.checkpoints
+            )?;
         }
     }
     out.flush()?;

@@ -45,12 +45,22 @@ pub struct ParsedImport {
 
 /// Parses an import file (formats.md §5). Lines without `event_id` get
 /// `uuid5(NAMESPACE_URL, "<sha256 of the file>/<line>")`, so a second import appends nothing.
-pub fn parse_import(bytes: &[u8], mut progress: impl FnMut(usize)) -> Result<ParsedImport, ImportError> {
+pub fn parse_import(
+    bytes: &[u8],
+    mut progress: impl FnMut(usize),
+) -> Result<ParsedImport, ImportError> {
     if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        return Err(ImportError::Line { line: 1, field: "line".into(), reason: "starts with a byte-order mark; save the file as UTF-8 without BOM".into() });
+        return Err(ImportError::Line {
+            line: 1,
+            field: "line".into(),
+            reason: "starts with a byte-order mark; save the file as UTF-8 without BOM".into(),
+        });
     }
     let file_sha = events::Sha256::of(bytes).to_hex();
-    let mut out = ParsedImport { events: Vec::new(), lines: Vec::new() };
+    let mut out = ParsedImport {
+        events: Vec::new(),
+        lines: Vec::new(),
+    };
     let mut offset = 0;
     for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
         let line_no = i + 1;
@@ -58,20 +68,36 @@ pub fn parse_import(bytes: &[u8], mut progress: impl FnMut(usize)) -> Result<Par
         if offset > bytes.len() && raw.is_empty() {
             break; // the empty piece after the final newline
         }
-        let text = std::str::from_utf8(raw).map_err(|e| ImportError::Line { line: line_no, field: "line".into(), reason: format!("is not valid UTF-8 (byte {})", e.valid_up_to()) })?;
+        let text = std::str::from_utf8(raw).map_err(|e| ImportError::Line {
+            line: line_no,
+            field: "line".into(),
+            reason: format!("is not valid UTF-8 (byte {})", e.valid_up_to()),
+        })?;
         let text = text.strip_suffix('\r').unwrap_or(text);
         if text.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
             continue;
         }
-        let ImportLine { mut event, batch: _ } = parse_line(text).map_err(|e| ImportError::Line { line: line_no, field: e.field, reason: e.reason })?;
+        let ImportLine {
+            mut event,
+            batch: _,
+        } = parse_line(text).map_err(|e| ImportError::Line {
+            line: line_no,
+            field: e.field,
+            reason: e.reason,
+        })?;
         if event.event_id.is_none() {
             let name = format!("{file_sha}/{line_no}");
-            event.event_id = Some(EventId(uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())));
+            event.event_id = Some(EventId(uuid::Uuid::new_v5(
+                &uuid::Uuid::NAMESPACE_URL,
+                name.as_bytes(),
+            )));
         }
         out.events.push(event);
         out.lines.push(line_no);
         if out.events.len() > IMPORT_EVENTS_MAX {
-            return Err(ImportError::File(format!("the file holds more than {IMPORT_EVENTS_MAX} events; split it into several files")));
+            return Err(ImportError::File(format!(
+                "the file holds more than {IMPORT_EVENTS_MAX} events; split it into several files"
+            )));
         }
         progress(offset.min(bytes.len()));
     }
@@ -85,14 +111,19 @@ pub fn parse_import(bytes: &[u8], mut progress: impl FnMut(usize)) -> Result<Par
 pub fn parse_append(text: &str) -> Result<Vec<ProposedEvent>, ImportError> {
     let trimmed = text.trim_start_matches([' ', '\t', '\r', '\n']);
     if trimmed.starts_with('[') {
-        let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(trimmed).map_err(|e| ImportError::File(format!("not a JSON array of events: {e}")))?;
+        let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(trimmed)
+            .map_err(|e| ImportError::File(format!("not a JSON array of events: {e}")))?;
         if items.is_empty() {
             return Err(ImportError::File("the array holds no event".into()));
         }
         items
             .iter()
             .enumerate()
-            .map(|(i, raw)| parse_line(raw.get()).map(|l| l.event).map_err(|e| ImportError::File(format!("event {i}: {}: {}", e.field, e.reason))))
+            .map(|(i, raw)| {
+                parse_line(raw.get())
+                    .map(|l| l.event)
+                    .map_err(|e| ImportError::File(format!("event {i}: {}: {}", e.field, e.reason)))
+            })
             .collect()
     } else {
         let line = trimmed.trim_end_matches([' ', '\t', '\r', '\n']);
@@ -102,23 +133,54 @@ pub fn parse_append(text: &str) -> Result<Vec<ProposedEvent>, ImportError> {
         if line.contains('\n') {
             return Err(ImportError::File("append takes one event line or a JSON array; use `taizhang import` for a JSON Lines file".into()));
         }
-        Ok(vec![parse_line(line).map_err(|e| ImportError::File(format!("{}: {}", e.field, e.reason)))?.event])
+        Ok(vec![
+            parse_line(line)
+                .map_err(|e| ImportError::File(format!("{}: {}", e.field, e.reason)))?
+                .event,
+        ])
     }
 }
 
 /// Imports a parsed file as one atomic append; refusals name the file's line.
-pub fn import(log: &dyn Log, parsed: ParsedImport, actor: &str) -> Result<Vec<Appended>, ImportError> {
+pub fn import(
+    log: &dyn Log,
+    parsed: ParsedImport,
+    actor: &str,
+) -> Result<Vec<Appended>, ImportError> {
     let lines = parsed.lines;
-    log.append(parsed.events, actor, Source::Client, None).map_err(|e| match e {
-        AppendError::Refused { index, field, reason, .. } => ImportError::Line { line: lines[index], field, reason },
-        AppendError::VersionConflict { index, stream, expected, actual } => {
-            ImportError::Line { line: lines[index], field: "expected_version".into(), reason: format!("stream {stream} holds {actual} events, the line expected {expected}") }
-        }
-        AppendError::EventIdConflict { index, event_id } => {
-            ImportError::Line { line: lines[index], field: "event_id".into(), reason: format!("{event_id} is already in the log with a different type, date or payload") }
-        }
-        e => ImportError::Append(e),
-    })
+    log.append(parsed.events, actor, Source::Client, None)
+        .map_err(|e| match e {
+            AppendError::Refused {
+                index,
+                field,
+                reason,
+                ..
+            } => ImportError::Line {
+                line: lines[index],
+                field,
+                reason,
+            },
+            AppendError::VersionConflict {
+                index,
+                stream,
+                expected,
+                actual,
+            } => ImportError::Line {
+                line: lines[index],
+                field: "expected_version".into(),
+                reason: format!(
+                    "stream {stream} holds {actual} events, the line expected {expected}"
+                ),
+            },
+            AppendError::EventIdConflict { index, event_id } => ImportError::Line {
+                line: lines[index],
+                field: "event_id".into(),
+                reason: format!(
+                    "{event_id} is already in the log with a different type, date or payload"
+                ),
+            },
+            e => ImportError::Append(e),
+        })
 }
 
 /// Writes the export (formats.md §5) of the first `size` events.
@@ -152,18 +214,24 @@ pub struct VerifyFailure(pub String);
 /// stored tree against the recomputed one.
 pub fn verify(log: &dyn Log, mut progress: impl FnMut(u64)) -> Result<Verified, VerifyFailure> {
     let size = log.size();
-    let verifier = checkpoint::VerifierKey::parse(&log.verifier_key()).map_err(|e| VerifyFailure(format!("the log's verifier key: {e}")))?;
-    let notes = log.checkpoints().map_err(|e| VerifyFailure(e.to_string()))?;
+    let verifier = checkpoint::VerifierKey::parse(&log.verifier_key())
+        .map_err(|e| VerifyFailure(format!("the log's verifier key: {e}")))?;
+    let notes = log
+        .checkpoints()
+        .map_err(|e| VerifyFailure(e.to_string()))?;
     let mut notes = notes.into_iter().peekable();
     let mut frontier = Frontier::new();
     let mut checked = 0;
-    let mut check_notes = |frontier: &Frontier, notes: &mut std::iter::Peekable<std::vec::IntoIter<(u64, String)>>| -> Result<(), VerifyFailure> {
+    let mut check_notes = |frontier: &Frontier,
+                           notes: &mut std::iter::Peekable<std::vec::IntoIter<(u64, String)>>|
+     -> Result<(), VerifyFailure> {
         while let Some((s, note)) = notes.peek() {
             if *s != frontier.size() {
                 break;
             }
-            let cp = checkpoint::parse_signed_note(note, &verifier).map_err(|e| VerifyFailure(format!("checkpoint at size {s}: {e}")))?;
-            if cp.size != *s || cp.root != frontier.root() || cp.origin != log.origin() {
+            let cp = checkpoint::parse_signed_note(note, &verifier)
+                .map_err(|e| VerifyFailure(format!("checkpoint at size {s}: {e}")))?;
+            if cp.size() != *s || cp.root() != frontier.root() || cp.origin() != log.origin() {
                 return Err(VerifyFailure(format!("checkpoint at size {s}: its root does not match the tree recomputed from the records")));
             }
             checked += 1;
@@ -184,11 +252,16 @@ pub fn verify(log: &dyn Log, mut progress: impl FnMut(u64)) -> Result<Verified, 
         }
         let v = streams.entry(ev.stream.clone()).or_insert(0);
         if ev.stream_version != *v {
-            return Err(VerifyFailure(format!("position {p}: stream {} version {} where {} was next", ev.stream, ev.stream_version, v)));
+            return Err(VerifyFailure(format!(
+                "position {p}: stream {} version {} where {} was next",
+                ev.stream, ev.stream_version, v
+            )));
         }
         *v += 1;
         if last.is_some_and(|t| ev.recorded_at < t) {
-            return Err(VerifyFailure(format!("position {p}: recorded_at goes back in time")));
+            return Err(VerifyFailure(format!(
+                "position {p}: recorded_at goes back in time"
+            )));
         }
         last = Some(ev.recorded_at);
         frontier.push(leaf.0);
@@ -198,7 +271,9 @@ pub fn verify(log: &dyn Log, mut progress: impl FnMut(u64)) -> Result<Verified, 
         }
     }
     if let Some((s, _)) = notes.next() {
-        return Err(VerifyFailure(format!("a checkpoint is signed for size {s}, beyond the log's {size} events")));
+        return Err(VerifyFailure(format!(
+            "a checkpoint is signed for size {s}, beyond the log's {size} events"
+        )));
     }
     let root = frontier.root();
     let stored_root = log.root(size).map_err(|e| VerifyFailure(e.to_string()))?;
@@ -206,5 +281,9 @@ pub fn verify(log: &dyn Log, mut progress: impl FnMut(u64)) -> Result<Verified, 
         return Err(VerifyFailure(format!("the stored tree's root at size {size} differs from the root recomputed from the records")));
     }
     progress(size);
-    Ok(Verified { size, root, checkpoints: checked })
+    Ok(Verified {
+        size,
+        root,
+        checkpoints: checked,
+    })
 }

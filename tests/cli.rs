@@ -39,7 +39,7 @@ fn init_import_reimport_export_prove_verify() {
         let leaf = taizhang::merkle::parse_hex_hash(v["leaf_sha256"].as_str().unwrap()).unwrap();
         tree.push(leaf);
     }
-    let root_hex = taizhang::merkle::hex(&tree.root());
+    let root_hex = hex::encode(tree.root());
     assert!(verified.contains(&root_hex), "{verified} vs {root_hex}");
     let partial = ok(&data, &["export", "--size", "5"]);
     assert_eq!(partial.lines().count(), 5);
@@ -47,10 +47,12 @@ fn init_import_reimport_export_prove_verify() {
     // Checkpoint, then proofs that verify against it.
     let note = ok(&data, &["checkpoint"]);
     assert!(note.starts_with("example.test/taizhang\n18\n"), "{note}");
-    let proof: taizhang::merkle::InclusionProof = serde_json::from_str(&ok(&data, &["prove", "inclusion", "--index", "7"])).unwrap();
+    let proof: taizhang::merkle::InclusionProof =
+        serde_json::from_str(&ok(&data, &["prove", "inclusion", "--index", "7"])).unwrap();
     proof.verify().unwrap();
     assert_eq!(proof.tree_size, 18);
-    let proof: taizhang::merkle::ConsistencyProof = serde_json::from_str(&ok(&data, &["prove", "consistency", "--first", "5"])).unwrap();
+    let proof: taizhang::merkle::ConsistencyProof =
+        serde_json::from_str(&ok(&data, &["prove", "consistency", "--first", "5"])).unwrap();
     proof.verify().unwrap();
     assert!(fails(&data, &["prove", "inclusion", "--index", "18"]).contains("index"));
 
@@ -72,7 +74,10 @@ fn a_refused_file_names_the_line_and_appends_nothing() {
     ok(&data, &["init", "--origin", "example.test/taizhang"]);
     let text = std::fs::read_to_string(example()).unwrap();
     // Line 15 completes the road; make line 16 fulfil a commitment that does not exist.
-    let bad = text.replace(r#"{"commitment_id":"K-CX-01","evidence""#, r#"{"commitment_id":"K-CX-99","evidence""#);
+    let bad = text.replace(
+        r#"{"commitment_id":"K-CX-01","evidence""#,
+        r#"{"commitment_id":"K-CX-99","evidence""#,
+    );
     assert_ne!(bad, text);
     let file = dir.path().join("bad.jsonl");
     std::fs::write(&file, &bad).unwrap();
@@ -95,12 +100,23 @@ fn append_takes_a_line_or_an_array_and_is_idempotent_with_event_ids() {
     ok(&data, &["init", "--origin", "example.test/taizhang"]);
     let village = r#"{"type":"VillageRegistered","occurred_on":"2016-01-04","event_id":"0190a5b2-7c4e-7d3a-9b1f-2e4d6c8a0b1c","payload":{"village_id":"V1","name":"六肥村","county":"岑溪市","township":"波塘镇"}}"#;
     let out = run(&data, &["append", "-"], Some(village));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n");
     let out = run(&data, &["append"], Some(village));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "0 (already in the log)\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "0 (already in the log)\n"
+    );
     // Same id, other content: a conflict.
-    let out = run(&data, &["append"], Some(&village.replace("六肥村", "七肥村")));
+    let out = run(
+        &data,
+        &["append"],
+        Some(&village.replace("六肥村", "七肥村")),
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already in the log with a different"));
     // An array is one atomic batch: the second event is refused, so the first is not written.
@@ -111,13 +127,27 @@ fn append_takes_a_line_or_an_array_and_is_idempotent_with_event_ids() {
     );
     let out = run(&data, &["append"], Some(&array));
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("event 1 (VillageRegistered): payload.village_id"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("event 1 (VillageRegistered): payload.village_id"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(ok(&data, &["verify"]).starts_with("ok: 1 events"));
     // expected_version: the village stream holds 1 event.
     let ev = r#"{"type":"VillageClassified","occurred_on":"2016-01-10","expected_version":0,"payload":{"village_id":"V1","year":2016,"obstacle":"infrastructure"}}"#;
     let out = run(&data, &["append"], Some(ev));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("stream village/V1 holds 1 events, the batch expected 0"), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = run(&data, &["append", "--json"], Some(&ev.replace("\"expected_version\":0", "\"expected_version\":1")));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("stream village/V1 holds 1 events, the batch expected 0"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(
+        &data,
+        &["append", "--json"],
+        Some(&ev.replace("\"expected_version\":0", "\"expected_version\":1")),
+    );
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["stream"], "village/V1");
@@ -125,7 +155,12 @@ fn append_takes_a_line_or_an_array_and_is_idempotent_with_event_ids() {
     // ReviewSealed cannot come from a client.
     let sealed = r#"{"type":"ReviewSealed","occurred_on":"2016-12-31","payload":{"review_id":"R","period_start":"2016-01-01","period_end":"2016-12-31","tree_size":1,"root":"0000000000000000000000000000000000000000000000000000000000000000","policy_sha256":"0000000000000000000000000000000000000000000000000000000000000000","result_sha256":"0000000000000000000000000000000000000000000000000000000000000000"}}"#;
     let out = run(&data, &["append"], Some(sealed));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("type: ReviewSealed is appended only by the log"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("type: ReviewSealed is appended only by the log"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

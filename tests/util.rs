@@ -17,13 +17,22 @@ pub fn run(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
         .arg(data)
         .args(args)
         .env_remove("TAIZHANG_DATA")
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn taizhang");
     if let Some(s) = stdin {
-        child.stdin.take().expect("stdin").write_all(s.as_bytes()).expect("write stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(s.as_bytes())
+            .expect("write stdin");
     }
     child.wait_with_output().expect("wait taizhang")
 }
@@ -31,14 +40,22 @@ pub fn run(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
 /// Runs and expects success; returns standard output.
 pub fn ok(data: &Path, args: &[&str]) -> String {
     let out = run(data, args, None);
-    assert!(out.status.success(), "taizhang {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "taizhang {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
 /// Runs and expects failure; returns standard error.
 pub fn fails(data: &Path, args: &[&str]) -> String {
     let out = run(data, args, None);
-    assert!(!out.status.success(), "taizhang {args:?} should have failed; stdout: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "taizhang {args:?} should have failed; stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     String::from_utf8(out.stderr).expect("utf-8 output")
 }
 

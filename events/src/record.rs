@@ -130,7 +130,10 @@ mod tests {
             actor: "recorder".into(),
             payload: line.event.payload,
         };
-        StoredRecord { leaf_sha256: event.leaf_sha256(), event }
+        StoredRecord {
+            leaf_sha256: event.leaf_sha256(),
+            event,
+        }
     }
 
     #[test]
@@ -149,9 +152,15 @@ mod tests {
             let mut b = bytes.clone();
             b[i] ^= 0x40;
             assert!(decode(&b).is_err(), "flip at {i} went unnoticed");
-            assert!(leaf_of(&b).is_err(), "flip at {i} went unnoticed by leaf_of");
+            assert!(
+                leaf_of(&b).is_err(),
+                "flip at {i} went unnoticed by leaf_of"
+            );
         }
-        assert!(matches!(decode(&bytes[..3]), Err(RecordError::Truncated(3))));
+        assert!(matches!(
+            decode(&bytes[..3]),
+            Err(RecordError::Truncated(3))
+        ));
     }
 
     #[test]

@@ -199,14 +199,29 @@ pub enum ProofError {
 pub trait Log: Send + Sync {
     /// Appends one batch atomically: all of it, or nothing. `recorded_at` is the log's clock,
     /// except on a simulated-clock store, where the caller gives it.
-    fn append(&self, batch: Vec<ProposedEvent>, actor: &str, source: Source, recorded_at: Option<Timestamp>) -> Result<Vec<Appended>, AppendError>;
+    fn append(
+        &self,
+        batch: Vec<ProposedEvent>,
+        actor: &str,
+        source: Source,
+        recorded_at: Option<Timestamp>,
+    ) -> Result<Vec<Appended>, AppendError>;
     /// Number of acknowledged events.
     fn size(&self) -> u64;
     /// Records at positions `from..to` (to ≤ size), in order, each checked: the event and the
     /// leaf hash stored with it.
-    fn read(&self, from: u64, to: u64) -> Box<dyn Iterator<Item = Result<StoredRecord, ReadError>> + Send + '_>;
+    fn read(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> Box<dyn Iterator<Item = Result<StoredRecord, ReadError>> + Send + '_>;
     /// The events of one stream from a version on.
-    fn read_stream(&self, stream: &str, from_version: u64, limit: u64) -> Result<Vec<RecordedEvent>, ReadError>;
+    fn read_stream(
+        &self,
+        stream: &str,
+        from_version: u64,
+        limit: u64,
+    ) -> Result<Vec<RecordedEvent>, ReadError>;
     /// Number of events in a stream.
     fn stream_len(&self, stream: &str) -> Result<u64, ReadError>;
     /// One event by id.
@@ -214,9 +229,17 @@ pub trait Log: Send + Sync {
     /// Root of the tree of the first `size` events.
     fn root(&self, size: u64) -> Result<Hash, ProofError>;
     /// Inclusion proof of `leaf_index` in the tree of size `tree_size`.
-    fn inclusion_proof(&self, leaf_index: u64, tree_size: u64) -> Result<crate::merkle::InclusionProof, ProofError>;
+    fn inclusion_proof(
+        &self,
+        leaf_index: u64,
+        tree_size: u64,
+    ) -> Result<crate::merkle::InclusionProof, ProofError>;
     /// Consistency proof between two sizes.
-    fn consistency_proof(&self, first: u64, second: u64) -> Result<crate::merkle::ConsistencyProof, ProofError>;
+    fn consistency_proof(
+        &self,
+        first: u64,
+        second: u64,
+    ) -> Result<crate::merkle::ConsistencyProof, ProofError>;
     /// Signs (or returns the already signed) checkpoint of the current size.
     fn sign_checkpoint(&self) -> Result<String, ProofError>;
     /// Every signed checkpoint, by size.

@@ -21,7 +21,10 @@ use projections::validation::LogState;
 
 use super::keys;
 use super::sync::{sync_dir, Syncer};
-use super::{Appended, AppendError, Log, OpenError, ProofError, ReadError, Source, BATCH_EVENTS_MAX, GROUP_EVENTS_MAX, READ_EVENTS_MAX, STORE_FORMAT_CURRENT};
+use super::{
+    AppendError, Appended, Log, OpenError, ProofError, ReadError, Source, BATCH_EVENTS_MAX,
+    GROUP_EVENTS_MAX, READ_EVENTS_MAX, STORE_FORMAT_CURRENT,
+};
 use crate::checkpoint::{Checkpoint, SigningKey};
 use crate::merkle::{self, Frontier, Hash, NodeSource};
 
@@ -53,20 +56,42 @@ pub struct SledLog {
 }
 
 enum Job {
-    Append { events: Vec<ProposedEvent>, actor: String, source: Source, recorded_at: Option<Timestamp>, reply: Sender<Result<Vec<Appended>, AppendError>> },
-    Checkpoint { reply: Sender<Result<String, ProofError>> },
+    Append {
+        events: Vec<ProposedEvent>,
+        actor: String,
+        source: Source,
+        recorded_at: Option<Timestamp>,
+        reply: Sender<Result<Vec<Appended>, AppendError>>,
+    },
+    Checkpoint {
+        reply: Sender<Result<String, ProofError>>,
+    },
 }
 
 fn io_err(path: &Path, e: impl std::fmt::Display) -> OpenError {
-    OpenError::Io { path: path.to_path_buf(), reason: e.to_string() }
+    OpenError::Io {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
 }
 
 fn open_sled(dir: &Path) -> Result<(sled::Db, sled::Tree), OpenError> {
-    let db = sled::Config::new().path(dir.join(SLED_DIR)).open().map_err(|e| match e {
-        sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => OpenError::Locked(dir.to_path_buf()),
-        sled::Error::Corruption { .. } => OpenError::Damaged { path: dir.to_path_buf(), reason: format!("sled reports corruption: {e}") },
-        e => io_err(dir, e),
-    })?;
+    let db = sled::Config::new()
+        .path(dir.join(SLED_DIR))
+        .open()
+        .map_err(|e| match e {
+            sled::Error::Io(ref io)
+                if io.kind() == std::io::ErrorKind::WouldBlock
+                    || io.to_string().contains("lock") =>
+            {
+                OpenError::Locked(dir.to_path_buf())
+            }
+            sled::Error::Corruption { .. } => OpenError::Damaged {
+                path: dir.to_path_buf(),
+                reason: format!("sled reports corruption: {e}"),
+            },
+            e => io_err(dir, e),
+        })?;
     let tree = db.open_tree("log").map_err(|e| io_err(dir, e))?;
     Ok((db, tree))
 }
@@ -82,17 +107,34 @@ impl SledLog {
             return Err(OpenError::Exists(dir.to_path_buf()));
         }
         std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-        let key = SigningKey::generate(origin);
-        write_private(&dir.join(KEY_FILE), key.to_secret_string().as_bytes()).map_err(|e| io_err(dir, e))?;
+        let key = SigningKey::generate(origin)
+            .map_err(|e| OpenError::Invalid(format!("origin {origin:?}: {e}")))?;
+        write_private(&dir.join(KEY_FILE), key.to_secret_string().as_bytes())
+            .map_err(|e| io_err(dir, e))?;
         let (db, tree) = open_sled(dir)?;
         let mut batch = sled::Batch::default();
-        batch.insert(keys::meta("format"), &STORE_FORMAT_CURRENT.to_be_bytes()[..]);
+        batch.insert(
+            keys::meta("format"),
+            &STORE_FORMAT_CURRENT.to_be_bytes()[..],
+        );
         batch.insert(keys::meta("origin"), origin.as_bytes());
-        batch.insert(keys::meta("verifier"), key.verifier_key().as_bytes());
-        batch.insert(keys::meta("clock"), if simulated_clock { &b"simulated"[..] } else { &b"system"[..] });
+        batch.insert(
+            keys::meta("verifier"),
+            key.verifier().to_string().as_bytes(),
+        );
+        batch.insert(
+            keys::meta("clock"),
+            if simulated_clock {
+                &b"simulated"[..]
+            } else {
+                &b"system"[..]
+            },
+        );
         tree.apply_batch(batch).map_err(|e| io_err(dir, e))?;
         db.flush().map_err(|e| io_err(dir, e))?;
-        Syncer::new(&dir.join(SLED_DIR)).and_then(|mut s| s.sync()).map_err(|e| io_err(dir, e))?;
+        Syncer::new(&dir.join(SLED_DIR))
+            .and_then(|mut s| s.sync())
+            .map_err(|e| io_err(dir, e))?;
         sync_dir(dir).map_err(|e| io_err(dir, e))?;
         drop(tree);
         drop(db);
@@ -107,21 +149,40 @@ impl SledLog {
         if !dir.join(SLED_DIR).exists() {
             return Err(OpenError::NotFound(dir.to_path_buf()));
         }
-        let secret = std::fs::read_to_string(dir.join(KEY_FILE)).map_err(|e| io_err(&dir.join(KEY_FILE), e))?;
-        let key = SigningKey::from_secret_string(secret.trim()).map_err(|e| OpenError::Damaged { path: dir.to_path_buf(), reason: format!("{KEY_FILE}: {e}") })?;
+        let secret = std::fs::read_to_string(dir.join(KEY_FILE))
+            .map_err(|e| io_err(&dir.join(KEY_FILE), e))?;
+        let key =
+            SigningKey::from_secret_string(secret.trim()).map_err(|e| OpenError::Damaged {
+                path: dir.to_path_buf(),
+                reason: format!("{KEY_FILE}: {e}"),
+            })?;
         let (db, tree) = open_sled(dir)?;
-        let damaged = |reason: String| OpenError::Damaged { path: dir.to_path_buf(), reason };
-        let meta = |name: &str| -> Result<Vec<u8>, OpenError> {
-            tree.get(keys::meta(name)).map_err(|e| io_err(dir, e))?.map(|v| v.to_vec()).ok_or_else(|| damaged(format!("metadata {name:?} is missing")))
+        let damaged = |reason: String| OpenError::Damaged {
+            path: dir.to_path_buf(),
+            reason,
         };
-        let format = keys_u32(&meta("format")?).ok_or_else(|| damaged("metadata \"format\" is not a u32".into()))?;
+        let meta = |name: &str| -> Result<Vec<u8>, OpenError> {
+            tree.get(keys::meta(name))
+                .map_err(|e| io_err(dir, e))?
+                .map(|v| v.to_vec())
+                .ok_or_else(|| damaged(format!("metadata {name:?} is missing")))
+        };
+        let format = keys_u32(&meta("format")?)
+            .ok_or_else(|| damaged("metadata \"format\" is not a u32".into()))?;
         if format > STORE_FORMAT_CURRENT {
-            return Err(OpenError::TooNew { path: dir.to_path_buf(), found: format });
+            return Err(OpenError::TooNew {
+                path: dir.to_path_buf(),
+                found: format,
+            });
         }
-        let origin = String::from_utf8(meta("origin")?).map_err(|_| damaged("origin is not UTF-8".into()))?;
-        let verifier = String::from_utf8(meta("verifier")?).map_err(|_| damaged("verifier key is not UTF-8".into()))?;
-        if verifier != key.verifier_key() {
-            return Err(damaged(format!("{KEY_FILE} does not match the store's verifier key {verifier}")));
+        let origin = String::from_utf8(meta("origin")?)
+            .map_err(|_| damaged("origin is not UTF-8".into()))?;
+        let verifier = String::from_utf8(meta("verifier")?)
+            .map_err(|_| damaged("verifier key is not UTF-8".into()))?;
+        if verifier != key.verifier().to_string() {
+            return Err(damaged(format!(
+                "{KEY_FILE} does not match the store's verifier key {verifier}"
+            )));
         }
         let simulated_clock = meta("clock")? == b"simulated";
 
@@ -133,22 +194,34 @@ impl SledLog {
         let mut size = 0u64;
         for item in tree.scan_prefix([keys::LOG]) {
             let (k, v) = item.map_err(|e| io_err(dir, e))?;
-            let position = keys::position_of_log_key(&k).ok_or_else(|| damaged(format!("malformed log key {k:?}")))?;
+            let position = keys::position_of_log_key(&k)
+                .ok_or_else(|| damaged(format!("malformed log key {k:?}")))?;
             if position != size {
-                return Err(damaged(format!("record missing at position {size} (next present is {position})")));
+                return Err(damaged(format!(
+                    "record missing at position {size} (next present is {position})"
+                )));
             }
-            let rec = record::decode(&v).map_err(|e| damaged(format!("corrupt record at position {position}: {e}")))?;
+            let rec = record::decode(&v)
+                .map_err(|e| damaged(format!("corrupt record at position {position}: {e}")))?;
             let ev = &rec.event;
             if ev.position != position {
-                return Err(damaged(format!("record at position {position} says position {}", ev.position)));
+                return Err(damaged(format!(
+                    "record at position {position} says position {}",
+                    ev.position
+                )));
             }
             let head = heads.entry(ev.stream.clone()).or_insert(0);
             if ev.stream_version != *head {
-                return Err(damaged(format!("position {position}: stream {} version {} where {} was next", ev.stream, ev.stream_version, head)));
+                return Err(damaged(format!(
+                    "position {position}: stream {} version {} where {} was next",
+                    ev.stream, ev.stream_version, head
+                )));
             }
             *head += 1;
             if ev.recorded_at < last_recorded {
-                return Err(damaged(format!("position {position}: recorded_at goes back in time")));
+                return Err(damaged(format!(
+                    "position {position}: recorded_at goes back in time"
+                )));
             }
             last_recorded = ev.recorded_at;
             state.replay(ev);
@@ -157,24 +230,36 @@ impl SledLog {
         }
         let src = TreeSource { tree: &tree };
         if size > 0 {
-            let stored_root = merkle::root_at(&src, size).map_err(|e| damaged(format!("tree nodes: {e}")))?;
+            let stored_root =
+                merkle::root_at(&src, size).map_err(|e| damaged(format!("tree nodes: {e}")))?;
             if stored_root != frontier.root() {
-                return Err(damaged(format!("the stored tree's root at size {size} does not match the records")));
+                return Err(damaged(format!(
+                    "the stored tree's root at size {size} does not match the records"
+                )));
             }
         }
         let mut last_checkpoint = None;
         if let Some(item) = tree.scan_prefix([keys::CHECKPOINT]).next_back() {
             let (k, v) = item.map_err(|e| io_err(dir, e))?;
-            let note = String::from_utf8(v.to_vec()).map_err(|_| damaged("a checkpoint is not UTF-8".into()))?;
-            let cp = crate::checkpoint::parse_signed_note(&note, &key.verifier()).map_err(|e| damaged(format!("last checkpoint does not verify: {e}")))?;
-            if Some(cp.size) != keys::u64_value(&k[1..]) || cp.size > size {
-                return Err(damaged(format!("the last signed checkpoint is for size {}, the log holds {size} events", cp.size)));
+            let note = String::from_utf8(v.to_vec())
+                .map_err(|_| damaged("a checkpoint is not UTF-8".into()))?;
+            let cp = crate::checkpoint::parse_signed_note(&note, &key.verifier())
+                .map_err(|e| damaged(format!("last checkpoint does not verify: {e}")))?;
+            if Some(cp.size()) != keys::u64_value(&k[1..]) || cp.size() > size {
+                return Err(damaged(format!(
+                    "the last signed checkpoint is for size {}, the log holds {size} events",
+                    cp.size()
+                )));
             }
-            let root = if cp.size == 0 { merkle::empty_root() } else { merkle::root_at(&src, cp.size).map_err(|e| damaged(format!("tree nodes: {e}")))? };
-            if root != cp.root {
-                return Err(damaged(format!("the tree at size {} does not match the last signed checkpoint", cp.size)));
+            let root = merkle::root_at(&src, cp.size())
+                .map_err(|e| damaged(format!("tree nodes: {e}")))?;
+            if root != cp.root() {
+                return Err(damaged(format!(
+                    "the tree at size {} does not match the last signed checkpoint",
+                    cp.size()
+                )));
             }
-            last_checkpoint = Some((cp.size, cp.root));
+            last_checkpoint = Some((cp.size(), cp.root()));
         }
 
         let syncer = Syncer::new(&dir.join(SLED_DIR)).map_err(|e| io_err(dir, e))?;
@@ -196,7 +281,10 @@ impl SledLog {
             last_checkpoint,
             failed: None,
         };
-        let handle = std::thread::Builder::new().name("taizhang-writer".into()).spawn(move || writer.run(rx)).map_err(|e| io_err(dir, e))?;
+        let handle = std::thread::Builder::new()
+            .name("taizhang-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| io_err(dir, e))?;
         let verifier_key = verifier;
         Ok(SledLog {
             dir: dir.to_path_buf(),
@@ -204,7 +292,11 @@ impl SledLog {
             durable,
             jobs: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(handle)),
-            info: StoreInfo { origin, simulated_clock, size },
+            info: StoreInfo {
+                origin,
+                simulated_clock,
+                size,
+            },
             verifier: verifier_key,
         })
     }
@@ -241,7 +333,11 @@ impl SledLog {
     }
 
     fn read_record(&self, position: u64) -> Result<StoredRecord, ReadError> {
-        let v = self.tree.get(keys::log(position)).map_err(|e| ReadError::Io(e.to_string()))?.ok_or(ReadError::Missing { position })?;
+        let v = self
+            .tree
+            .get(keys::log(position))
+            .map_err(|e| ReadError::Io(e.to_string()))?
+            .ok_or(ReadError::Missing { position })?;
         decode_at(position, &v)
     }
 }
@@ -257,9 +353,15 @@ fn keys_u32(v: &[u8]) -> Option<u32> {
 }
 
 fn decode_at(position: u64, bytes: &[u8]) -> Result<StoredRecord, ReadError> {
-    let rec = record::decode(bytes).map_err(|e| ReadError::Corrupt { position, reason: e.to_string() })?;
+    let rec = record::decode(bytes).map_err(|e| ReadError::Corrupt {
+        position,
+        reason: e.to_string(),
+    })?;
     if rec.event.position != position {
-        return Err(ReadError::Corrupt { position, reason: format!("the record says position {}", rec.event.position) });
+        return Err(ReadError::Corrupt {
+            position,
+            reason: format!("the record says position {}", rec.event.position),
+        });
     }
     Ok(rec)
 }
@@ -267,7 +369,11 @@ fn decode_at(position: u64, bytes: &[u8]) -> Result<StoredRecord, ReadError> {
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(bytes)?;
     f.write_all(b"\n")?;
     f.sync_all()
@@ -282,24 +388,54 @@ impl NodeSource for TreeSource<'_> {
     type Error = ReadError;
     fn node(&self, level: u8, index: u64) -> Result<Hash, ReadError> {
         if level == 0 {
-            let v = self.tree.get(keys::log(index)).map_err(|e| ReadError::Io(e.to_string()))?.ok_or(ReadError::Missing { position: index })?;
-            return record::leaf_of(&v).map(|h| h.0).map_err(|e| ReadError::Corrupt { position: index, reason: e.to_string() });
+            let v = self
+                .tree
+                .get(keys::log(index))
+                .map_err(|e| ReadError::Io(e.to_string()))?
+                .ok_or(ReadError::Missing { position: index })?;
+            return record::leaf_of(&v)
+                .map(|h| h.0)
+                .map_err(|e| ReadError::Corrupt {
+                    position: index,
+                    reason: e.to_string(),
+                });
         }
-        let v = self.tree.get(keys::node(level, index)).map_err(|e| ReadError::Io(e.to_string()))?.ok_or_else(|| ReadError::Corrupt {
+        let v = self
+            .tree
+            .get(keys::node(level, index))
+            .map_err(|e| ReadError::Io(e.to_string()))?
+            .ok_or_else(|| ReadError::Corrupt {
+                position: index << level,
+                reason: format!("tree node level {level} index {index} is missing"),
+            })?;
+        v.as_ref().try_into().map_err(|_| ReadError::Corrupt {
             position: index << level,
-            reason: format!("tree node level {level} index {index} is missing"),
-        })?;
-        v.as_ref().try_into().map_err(|_| ReadError::Corrupt { position: index << level, reason: format!("tree node level {level} index {index} is not 32 bytes") })
+            reason: format!("tree node level {level} index {index} is not 32 bytes"),
+        })
     }
 }
 
 impl Log for SledLog {
-    fn append(&self, batch: Vec<ProposedEvent>, actor: &str, source: Source, recorded_at: Option<Timestamp>) -> Result<Vec<Appended>, AppendError> {
+    fn append(
+        &self,
+        batch: Vec<ProposedEvent>,
+        actor: &str,
+        source: Source,
+        recorded_at: Option<Timestamp>,
+    ) -> Result<Vec<Appended>, AppendError> {
         if batch.is_empty() || batch.len() > BATCH_EVENTS_MAX {
-            return Err(AppendError::BatchSize { events: batch.len() });
+            return Err(AppendError::BatchSize {
+                events: batch.len(),
+            });
         }
         let (reply, rx) = crossbeam_channel::bounded(1);
-        if !self.send(Job::Append { events: batch, actor: actor.to_string(), source, recorded_at, reply }) {
+        if !self.send(Job::Append {
+            events: batch,
+            actor: actor.to_string(),
+            source,
+            recorded_at,
+            reply,
+        }) {
             return Err(AppendError::Closed);
         }
         rx.recv().unwrap_or(Err(AppendError::Closed))
@@ -309,19 +445,37 @@ impl Log for SledLog {
         self.durable.load(Ordering::Acquire)
     }
 
-    fn read(&self, from: u64, to: u64) -> Box<dyn Iterator<Item = Result<StoredRecord, ReadError>> + Send + '_> {
+    fn read(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> Box<dyn Iterator<Item = Result<StoredRecord, ReadError>> + Send + '_> {
         let end = to.min(self.size()).max(from);
-        Box::new(LogIter { inner: self.tree.range(keys::log(from)..keys::log(end)), expected: from, end, done: false })
+        Box::new(LogIter {
+            inner: self.tree.range(keys::log(from)..keys::log(end)),
+            expected: from,
+            end,
+            done: false,
+        })
     }
 
-    fn read_stream(&self, stream: &str, from_version: u64, limit: u64) -> Result<Vec<RecordedEvent>, ReadError> {
+    fn read_stream(
+        &self,
+        stream: &str,
+        from_version: u64,
+        limit: u64,
+    ) -> Result<Vec<RecordedEvent>, ReadError> {
         let size = self.size();
         let limit = limit.min(READ_EVENTS_MAX);
         let mut out = Vec::new();
         let mut version = from_version;
-        for item in self.tree.range(keys::stream(stream, from_version)..keys::stream_prefix(&format!("{stream}\u{1}"))) {
+        for item in self.tree.range(
+            keys::stream(stream, from_version)..keys::stream_prefix(&format!("{stream}\u{1}")),
+        ) {
             let (k, v) = item.map_err(|e| ReadError::Io(e.to_string()))?;
-            let position = keys::u64_value(&v).ok_or_else(|| ReadError::Io(format!("malformed stream index value under {k:?}")))?;
+            let position = keys::u64_value(&v).ok_or_else(|| {
+                ReadError::Io(format!("malformed stream index value under {k:?}"))
+            })?;
             if position >= size || out.len() as u64 >= limit {
                 break;
             }
@@ -340,7 +494,8 @@ impl Log for SledLog {
         let mut n = 0;
         for item in self.tree.scan_prefix(keys::stream_prefix(stream)).rev() {
             let (_, v) = item.map_err(|e| ReadError::Io(e.to_string()))?;
-            let position = keys::u64_value(&v).ok_or_else(|| ReadError::Io("malformed stream index value".into()))?;
+            let position = keys::u64_value(&v)
+                .ok_or_else(|| ReadError::Io("malformed stream index value".into()))?;
             if position < size {
                 n = self.read_record(position)?.event.stream_version + 1;
                 break;
@@ -350,21 +505,34 @@ impl Log for SledLog {
     }
 
     fn event(&self, id: EventId) -> Result<Option<RecordedEvent>, ReadError> {
-        let Some(v) = self.tree.get(keys::id(&id.0)).map_err(|e| ReadError::Io(e.to_string()))? else { return Ok(None) };
-        let position = keys::u64_value(&v).ok_or_else(|| ReadError::Io("malformed id index value".into()))?;
+        let Some(v) = self
+            .tree
+            .get(keys::id(&id.0))
+            .map_err(|e| ReadError::Io(e.to_string()))?
+        else {
+            return Ok(None);
+        };
+        let position =
+            keys::u64_value(&v).ok_or_else(|| ReadError::Io("malformed id index value".into()))?;
         if position >= self.size() {
             return Ok(None);
         }
         let ev = self.read_record(position)?.event;
         if ev.event_id != id {
-            return Err(ReadError::Corrupt { position, reason: format!("id index says {id}, the record says {}", ev.event_id) });
+            return Err(ReadError::Corrupt {
+                position,
+                reason: format!("id index says {id}, the record says {}", ev.event_id),
+            });
         }
         Ok(Some(ev))
     }
 
     fn root(&self, size: u64) -> Result<Hash, ProofError> {
         if size > self.size() {
-            return Err(ProofError::Range(format!("size {size} is beyond the log's {} events", self.size())));
+            return Err(ProofError::Range(format!(
+                "size {size} is beyond the log's {} events",
+                self.size()
+            )));
         }
         if size == 0 {
             return Ok(merkle::empty_root());
@@ -372,26 +540,31 @@ impl Log for SledLog {
         Ok(merkle::root_at(&TreeSource { tree: &self.tree }, size)?)
     }
 
-    fn inclusion_proof(&self, leaf_index: u64, tree_size: u64) -> Result<merkle::InclusionProof, ProofError> {
+    fn inclusion_proof(
+        &self,
+        leaf_index: u64,
+        tree_size: u64,
+    ) -> Result<merkle::InclusionProof, ProofError> {
         if leaf_index >= tree_size || tree_size > self.size() {
             return Err(ProofError::Range(format!("an inclusion proof needs 0 <= index < size <= {}, got index {leaf_index} size {tree_size}", self.size())));
         }
-        let src = TreeSource { tree: &self.tree };
-        let path = merkle::inclusion_proof(&src, leaf_index, tree_size).map_err(tree_err)?;
-        let leaf = src.node(0, leaf_index)?;
-        let root = merkle::root_at(&src, tree_size).map_err(tree_err)?;
-        Ok(merkle::InclusionProof { leaf_index, tree_size, leaf_sha256: leaf, path, root })
+        merkle::InclusionProof::from_source(&TreeSource { tree: &self.tree }, leaf_index, tree_size)
+            .map_err(tree_err)
     }
 
-    fn consistency_proof(&self, first: u64, second: u64) -> Result<merkle::ConsistencyProof, ProofError> {
+    fn consistency_proof(
+        &self,
+        first: u64,
+        second: u64,
+    ) -> Result<merkle::ConsistencyProof, ProofError> {
         if first == 0 || first > second || second > self.size() {
-            return Err(ProofError::Range(format!("a consistency proof needs 0 < first <= second <= {}, got {first} and {second}", self.size())));
+            return Err(ProofError::Range(format!(
+                "a consistency proof needs 0 < first <= second <= {}, got {first} and {second}",
+                self.size()
+            )));
         }
-        let src = TreeSource { tree: &self.tree };
-        let path = merkle::consistency_proof(&src, first, second).map_err(tree_err)?;
-        let first_root = merkle::root_at(&src, first).map_err(tree_err)?;
-        let second_root = merkle::root_at(&src, second).map_err(tree_err)?;
-        Ok(merkle::ConsistencyProof { first, second, first_root, second_root, path })
+        merkle::ConsistencyProof::from_source(&TreeSource { tree: &self.tree }, first, second)
+            .map_err(tree_err)
     }
 
     fn sign_checkpoint(&self) -> Result<String, ProofError> {
@@ -399,15 +572,20 @@ impl Log for SledLog {
         if !self.send(Job::Checkpoint { reply }) {
             return Err(ProofError::Io("the store is closed".into()));
         }
-        rx.recv().unwrap_or_else(|_| Err(ProofError::Io("the store is closed".into())))
+        rx.recv()
+            .unwrap_or_else(|_| Err(ProofError::Io("the store is closed".into())))
     }
 
     fn checkpoints(&self) -> Result<Vec<(u64, String)>, ReadError> {
         let mut out = Vec::new();
         for item in self.tree.scan_prefix([keys::CHECKPOINT]) {
             let (k, v) = item.map_err(|e| ReadError::Io(e.to_string()))?;
-            let size = keys::u64_value(&k[1..]).ok_or_else(|| ReadError::Io("malformed checkpoint key".into()))?;
-            let note = String::from_utf8(v.to_vec()).map_err(|_| ReadError::Corrupt { position: size, reason: "checkpoint note is not UTF-8".into() })?;
+            let size = keys::u64_value(&k[1..])
+                .ok_or_else(|| ReadError::Io("malformed checkpoint key".into()))?;
+            let note = String::from_utf8(v.to_vec()).map_err(|_| ReadError::Corrupt {
+                position: size,
+                reason: "checkpoint note is not UTF-8".into(),
+            })?;
             out.push((size, note));
         }
         Ok(out)
@@ -422,9 +600,9 @@ impl Log for SledLog {
     }
 }
 
-fn tree_err(e: merkle::TreeError<ReadError>) -> ProofError {
+fn tree_err(e: merkle::ProveError<ReadError>) -> ProofError {
     match e {
-        merkle::TreeError::Source(r) => ProofError::Read(r),
+        merkle::ProveError::Source(r) => ProofError::Read(r),
         e => ProofError::Range(e.to_string()),
     }
 }
@@ -466,7 +644,13 @@ impl Writer {
             let mut gathered = 0usize;
             while let Some(j) = job.take() {
                 match j {
-                    Job::Append { events, actor, source, recorded_at, reply } => {
+                    Job::Append {
+                        events,
+                        actor,
+                        source,
+                        recorded_at,
+                        reply,
+                    } => {
                         gathered += events.len();
                         if let Some(f) = &self.failed {
                             let _ = reply.send(Err(AppendError::Io(f.clone())));
@@ -494,16 +678,39 @@ impl Writer {
     }
 
     /// Checks one batch and stages it into the group. On error nothing of it is staged.
-    fn stage(&mut self, pending: &mut Pending, events: Vec<ProposedEvent>, actor: &str, source: Source, at: Option<Timestamp>) -> Result<Vec<Appended>, AppendError> {
+    fn stage(
+        &mut self,
+        pending: &mut Pending,
+        events: Vec<ProposedEvent>,
+        actor: &str,
+        source: Source,
+        at: Option<Timestamp>,
+    ) -> Result<Vec<Appended>, AppendError> {
         let recorded_at = match (self.simulated_clock, at) {
             (false, None) => {
-                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_micros() as i64)
+                    .unwrap_or(0);
                 Timestamp::from_micros(now).max(self.last_recorded)
             }
             (true, Some(t)) if t >= self.last_recorded => t,
-            (true, Some(t)) => return Err(AppendError::Clock(format!("recorded_at {t} is before the last recorded {}", self.last_recorded))),
-            (true, None) => return Err(AppendError::Clock("this store has a simulated clock: every append names its recorded_at".into())),
-            (false, Some(_)) => return Err(AppendError::Clock("this store records with the system clock; recorded_at cannot be given".into())),
+            (true, Some(t)) => {
+                return Err(AppendError::Clock(format!(
+                    "recorded_at {t} is before the last recorded {}",
+                    self.last_recorded
+                )))
+            }
+            (true, None) => {
+                return Err(AppendError::Clock(
+                    "this store has a simulated clock: every append names its recorded_at".into(),
+                ))
+            }
+            (false, Some(_)) => {
+                return Err(AppendError::Clock(
+                    "this store records with the system clock; recorded_at cannot be given".into(),
+                ))
+            }
         };
         let mut heads: HashMap<String, u64> = HashMap::new();
         let mut recorded: Vec<RecordedEvent> = Vec::with_capacity(events.len());
@@ -516,27 +723,57 @@ impl Writer {
                 return Err(AppendError::Refused { index, event_type, field: "type".into(), reason: "ReviewSealed is appended only by the log's own review sealing (taizhang review seal)".into() });
             }
             if let Some(id) = ev.event_id {
-                let existing = match recorded.iter().find(|r| r.event_id == id).or_else(|| pending.staged.get(&id)) {
+                let existing = match recorded
+                    .iter()
+                    .find(|r| r.event_id == id)
+                    .or_else(|| pending.staged.get(&id))
+                {
                     Some(r) => Some(r.clone()),
-                    None => self.committed_event(id).map_err(|e| AppendError::Io(e.to_string()))?,
+                    None => self
+                        .committed_event(id)
+                        .map_err(|e| AppendError::Io(e.to_string()))?,
                 };
                 if let Some(prev) = existing {
                     if prev.occurred_on == ev.occurred_on && prev.payload == ev.payload {
-                        answers[index] = Some(Appended { position: prev.position, event_id: id, stream: prev.stream.clone(), stream_version: prev.stream_version, recorded_at: prev.recorded_at, written: false });
+                        answers[index] = Some(Appended {
+                            position: prev.position,
+                            event_id: id,
+                            stream: prev.stream.clone(),
+                            stream_version: prev.stream_version,
+                            recorded_at: prev.recorded_at,
+                            written: false,
+                        });
                         continue;
                     }
-                    return Err(AppendError::EventIdConflict { index, event_id: id });
+                    return Err(AppendError::EventIdConflict {
+                        index,
+                        event_id: id,
+                    });
                 }
             }
             let event_id = ev.event_id.unwrap_or_else(|| EventId(uuid::Uuid::now_v7()));
             let stream = match ev.payload.stream() {
                 Some(s) => s,
                 None => {
-                    let Payload::Retracted(r) = &ev.payload else { unreachable!("only a retraction has no stream of its own") };
+                    let Payload::Retracted(r) = &ev.payload else {
+                        unreachable!("only a retraction has no stream of its own")
+                    };
                     let target = r.target_event_id;
-                    match recorded.iter().find(|e| e.event_id == target).map(|e| e.stream.clone()).or_else(|| self.state.stream_of(&target).map(str::to_string)) {
+                    match recorded
+                        .iter()
+                        .find(|e| e.event_id == target)
+                        .map(|e| e.stream.clone())
+                        .or_else(|| self.state.stream_of(&target).map(str::to_string))
+                    {
                         Some(s) => s,
-                        None => return Err(AppendError::Refused { index, event_type, field: "payload.target_event_id".into(), reason: format!("no event {target} is in the log") }),
+                        None => {
+                            return Err(AppendError::Refused {
+                                index,
+                                event_type,
+                                field: "payload.target_event_id".into(),
+                                reason: format!("no event {target} is in the log"),
+                            })
+                        }
                     }
                 }
             };
@@ -546,45 +783,98 @@ impl Writer {
             };
             if let Some(expected) = ev.expected_version {
                 if expected != version {
-                    return Err(AppendError::VersionConflict { index, stream, expected, actual: version });
+                    return Err(AppendError::VersionConflict {
+                        index,
+                        stream,
+                        expected,
+                        actual: version,
+                    });
                 }
             }
             heads.insert(stream.clone(), version + 1);
-            recorded.push(RecordedEvent { position, event_id, stream, stream_version: version, schema: SCHEMA_CURRENT, occurred_on: ev.occurred_on, recorded_at, actor: actor.to_string(), payload: ev.payload });
+            recorded.push(RecordedEvent {
+                position,
+                event_id,
+                stream,
+                stream_version: version,
+                schema: SCHEMA_CURRENT,
+                occurred_on: ev.occurred_on,
+                recorded_at,
+                actor: actor.to_string(),
+                payload: ev.payload,
+            });
             index_of.push(index);
             position += 1;
         }
         if let Err((i, refusal)) = self.state.apply_batch(&recorded) {
             let index = index_of[i];
-            return Err(AppendError::Refused { index, event_type: recorded[i].event_type(), field: refusal.field, reason: refusal.reason });
+            return Err(AppendError::Refused {
+                index,
+                event_type: recorded[i].event_type(),
+                field: refusal.field,
+                reason: refusal.reason,
+            });
         }
         // Accepted: stage the writes.
         for ev in recorded {
             let leaf = ev.leaf_sha256();
             for (level, index, hash) in self.frontier.push(leaf.0) {
                 if level > 0 {
-                    pending.batch.insert(&keys::node(level, index)[..], &hash[..]);
+                    pending
+                        .batch
+                        .insert(&keys::node(level, index)[..], &hash[..]);
                 }
             }
             let pos = ev.position.to_be_bytes();
-            pending.batch.insert(&keys::log(ev.position)[..], record::encode(&StoredRecord { leaf_sha256: leaf, event: ev.clone() }));
-            pending.batch.insert(&keys::id(&ev.event_id.0)[..], &pos[..]);
-            pending.batch.insert(keys::stream(&ev.stream, ev.stream_version), &pos[..]);
+            pending.batch.insert(
+                &keys::log(ev.position)[..],
+                record::encode(&StoredRecord {
+                    leaf_sha256: leaf,
+                    event: ev.clone(),
+                }),
+            );
+            pending
+                .batch
+                .insert(&keys::id(&ev.event_id.0)[..], &pos[..]);
+            pending
+                .batch
+                .insert(keys::stream(&ev.stream, ev.stream_version), &pos[..]);
             let i = index_of[(ev.position - self.next) as usize];
-            answers[i] = Some(Appended { position: ev.position, event_id: ev.event_id, stream: ev.stream.clone(), stream_version: ev.stream_version, recorded_at, written: true });
+            answers[i] = Some(Appended {
+                position: ev.position,
+                event_id: ev.event_id,
+                stream: ev.stream.clone(),
+                stream_version: ev.stream_version,
+                recorded_at,
+                written: true,
+            });
             pending.staged.insert(ev.event_id, ev);
             pending.events += 1;
         }
         self.heads.extend(heads);
         self.next = position;
         self.last_recorded = recorded_at;
-        Ok(answers.into_iter().map(|a| a.expect("every event is answered")).collect())
+        Ok(answers
+            .into_iter()
+            .map(|a| a.expect("every event is answered"))
+            .collect())
     }
 
     fn committed_event(&self, id: EventId) -> Result<Option<RecordedEvent>, ReadError> {
-        let Some(v) = self.tree.get(keys::id(&id.0)).map_err(|e| ReadError::Io(e.to_string()))? else { return Ok(None) };
-        let position = keys::u64_value(&v).ok_or_else(|| ReadError::Io("malformed id index value".into()))?;
-        let bytes = self.tree.get(keys::log(position)).map_err(|e| ReadError::Io(e.to_string()))?.ok_or(ReadError::Missing { position })?;
+        let Some(v) = self
+            .tree
+            .get(keys::id(&id.0))
+            .map_err(|e| ReadError::Io(e.to_string()))?
+        else {
+            return Ok(None);
+        };
+        let position =
+            keys::u64_value(&v).ok_or_else(|| ReadError::Io("malformed id index value".into()))?;
+        let bytes = self
+            .tree
+            .get(keys::log(position))
+            .map_err(|e| ReadError::Io(e.to_string()))?
+            .ok_or(ReadError::Missing { position })?;
         Ok(Some(decode_at(position, &bytes)?.event))
     }
 
@@ -618,25 +908,50 @@ impl Writer {
             return Err(ProofError::Io(f.clone()));
         }
         let size = self.durable.load(Ordering::Acquire);
-        debug_assert_eq!(size, self.next, "checkpoints are signed after the group commits");
+        debug_assert_eq!(
+            size, self.next,
+            "checkpoints are signed after the group commits"
+        );
         let root = self.frontier.root();
         if let Some((last_size, last_root)) = self.last_checkpoint {
             if last_size == size {
                 if last_root != root {
-                    return Err(ProofError::Inconsistent(format!("the tree at size {size} no longer has the signed root")));
+                    return Err(ProofError::Inconsistent(format!(
+                        "the tree at size {size} no longer has the signed root"
+                    )));
                 }
-                let v = self.tree.get(keys::checkpoint(size)).map_err(|e| ProofError::Io(e.to_string()))?;
-                return v.map(|v| String::from_utf8_lossy(&v).into_owned()).ok_or_else(|| ProofError::Io(format!("checkpoint {size} vanished")));
+                let v = self
+                    .tree
+                    .get(keys::checkpoint(size))
+                    .map_err(|e| ProofError::Io(e.to_string()))?;
+                return v
+                    .map(|v| String::from_utf8_lossy(&v).into_owned())
+                    .ok_or_else(|| ProofError::Io(format!("checkpoint {size} vanished")));
             }
             if last_size > 0 {
                 let src = TreeSource { tree: &self.tree };
                 let path = merkle::consistency_proof(&src, last_size, size).map_err(tree_err)?;
-                merkle::verify_consistency(last_size, size, &last_root, &root, &path).map_err(|e| ProofError::Inconsistent(format!("size {size} is not consistent with the checkpoint at {last_size}: {e}")))?;
+                merkle::verify_consistency(last_size, size, &last_root, &root, &path).map_err(
+                    |e| {
+                        ProofError::Inconsistent(format!(
+                            "size {size} is not consistent with the checkpoint at {last_size}: {e}"
+                        ))
+                    },
+                )?;
             }
         }
-        let note = Checkpoint { origin: self.origin.clone(), size, root }.sign(&self.key);
-        self.tree.insert(keys::checkpoint(size), note.as_bytes()).map_err(|e| ProofError::Io(e.to_string()))?;
-        if let Err(e) = self.db.flush().map_err(|e| e.to_string()).and_then(|_| self.syncer.sync().map_err(|e| e.to_string())) {
+        let note = Checkpoint::new(&self.origin, size, root)
+            .map_err(|e| ProofError::Inconsistent(e.to_string()))?
+            .sign(&self.key);
+        self.tree
+            .insert(keys::checkpoint(size), note.as_bytes())
+            .map_err(|e| ProofError::Io(e.to_string()))?;
+        if let Err(e) = self
+            .db
+            .flush()
+            .map_err(|e| e.to_string())
+            .and_then(|_| self.syncer.sync().map_err(|e| e.to_string()))
+        {
             self.failed = Some(e.clone());
             return Err(ProofError::Io(e));
         }
@@ -661,11 +976,15 @@ impl Iterator for LogIter {
             return None;
         }
         let item = match self.inner.next() {
-            None => Err(ReadError::Missing { position: self.expected }),
+            None => Err(ReadError::Missing {
+                position: self.expected,
+            }),
             Some(Err(e)) => Err(ReadError::Io(e.to_string())),
             Some(Ok((k, v))) => match keys::position_of_log_key(&k) {
                 Some(p) if p == self.expected => decode_at(p, &v),
-                Some(_) => Err(ReadError::Missing { position: self.expected }),
+                Some(_) => Err(ReadError::Missing {
+                    position: self.expected,
+                }),
                 None => Err(ReadError::Io(format!("malformed log key {k:?}"))),
             },
         };

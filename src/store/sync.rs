@@ -26,7 +26,11 @@ impl Syncer {
     pub fn new(sled_dir: &Path) -> io::Result<Syncer> {
         let db_file = File::open(sled_dir.join("db"))?;
         let blobs_dir = sled_dir.join("blobs");
-        let mut s = Syncer { db_file, blobs_dir, synced_blobs: HashSet::new() };
+        let mut s = Syncer {
+            db_file,
+            blobs_dir,
+            synced_blobs: HashSet::new(),
+        };
         // Whatever is there at open was written before: sync it once.
         s.sync_blobs()?;
         sync_dir(sled_dir)?;
