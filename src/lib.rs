@@ -5,6 +5,7 @@
 //! ([`checkpoint`]), and the operations the command line runs ([`ops`]).
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod checkpoint;
 pub mod merkle;
 pub mod ops;

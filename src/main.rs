@@ -86,6 +86,15 @@ enum Command {
     },
     /// Reread every record, recompute every leaf and the root, check every checkpoint.
     Verify,
+    /// Measure appends, reads, verification, proofs and size on fresh temporary stores.
+    Bench {
+        /// Events per batched measurement.
+        #[arg(long, default_value_t = 20_000)]
+        events: u64,
+        /// Runs per measurement (the median is printed).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -260,6 +269,9 @@ fn run(cli: Cli) -> Result<()> {
                 )?,
             };
             writeln!(out, "{json}")?;
+        }
+        Command::Bench { events, runs } => {
+            taizhang::bench::run(&taizhang::bench::BenchConfig { events, runs }, &mut out)?;
         }
         Command::Verify => {
             let log = open(&cli.data).context("verify failed")?;
