@@ -114,3 +114,15 @@ pub fn prefix<'a>(
 ) -> impl Iterator<Item = &'a RecordedEvent> {
     events.into_iter().take_while(move |e| e.position < n)
 }
+
+/// The events of `events` (in position order) recorded at or before `instant`: the prefix a
+/// ledger "as of an instant" is built from. `recorded_at` never decreases along positions, so
+/// this is a prefix, and reading stops at the first later event.
+pub fn recorded_until<'a>(
+    events: impl IntoIterator<Item = &'a RecordedEvent>,
+    instant: events::Timestamp,
+) -> impl Iterator<Item = &'a RecordedEvent> {
+    events
+        .into_iter()
+        .take_while(move |e| e.recorded_at <= instant)
+}

@@ -558,3 +558,49 @@ fn events_left_invalid_by_a_retraction_are_anomalies() {
     // Nothing of it counts as received.
     assert_eq!(r.totals.received_fen, 0);
 }
+
+#[test]
+fn a_retraction_of_a_retraction_or_a_second_retraction_has_no_effect() {
+    // The log refuses both; a damaged log must still fold, and the same way on every path.
+    let mut log = Log::new();
+    log.posting("P1", "V1", "2016-01-01");
+    let e1 = log.evaluation("E1", "P1", "2016-06-01", 10, 0, 0);
+    let first = log.retract(e1, "2016-06-02");
+    let second = log.retract(e1, "2016-06-03");
+    let undo = log.retract(first, "2016-06-04");
+    let ledgers = Ledgers::rebuild(&log.events);
+    assert!(ledgers.evaluations.is_empty());
+    let r = ledgers.retractions();
+    assert_eq!(r.retraction_of(&e1).map(|x| x.event_id), Some(first));
+    assert!(!r.is_retracted(&first));
+    let views = audit(&log.events, LATE_AFTER_DAYS_DEFAULT);
+    let rows: Vec<_> = views
+        .retractions
+        .iter()
+        .map(|x| (x.event_id, x.effective))
+        .collect();
+    assert_eq!(rows, [(first, true), (second, false), (undo, false)]);
+    assert_eq!(
+        views.retractions[2].target_type.as_deref(),
+        Some("Retracted")
+    );
+}
+
+#[test]
+fn a_ledger_as_of_an_instant_is_the_prefix_recorded_by_then() {
+    let mut log = Log::new();
+    log.village("V1", "2016-01-01");
+    log.pledge("D1", "V1", "2016-02-01", 1_000_000, "2016-12-31");
+    log.receive("D1", "2016-03-01", 400_000);
+    // Recorded at CST midnight 2016-02-02: the receipt (recorded 2016-03-02) is not yet there.
+    let instant = events::Timestamp::cst_midnight(d("2016-02-02"));
+    let prefix: Vec<_> = projections::counted::recorded_until(&log.events, instant)
+        .cloned()
+        .collect();
+    assert_eq!(prefix.len(), 2);
+    let r = Ledgers::rebuild(&prefix).report(None);
+    assert_eq!(
+        (r.pledges[0].received_fen, r.reference_date),
+        (0, Some(d("2016-02-02")))
+    );
+}
