@@ -31,10 +31,15 @@
 //!    `SpotCheckRecorded`, `CommitmentMade`, `ProjectPlanned`, `EvaluationHeld` and
 //!    `InspectionRecorded` naming the posting. A `PostingEnded` on the same day as the latest of
 //!    them, or as the posting's first day, is accepted (both ends of a service count).
-//! 6. **"Another posting of its village that began after its own"** is judged by first days
-//!    (strictly later), among the village's postings counted before the `PostingEnded` in log
-//!    order; "the current posting" of `SecretaryPosted` is any other counted posting of the
-//!    village without a counted `PostingEnded`.
+//! 6. **A village's postings are judged on their service intervals, not on log order.** At
+//!    append, a `SecretaryPosted` is refused while any other counted posting of the village has
+//!    no `PostingEnded` or ends on or after its first day, and a `PostingEnded` is refused on or
+//!    after the first day of any other counted posting that began (strictly) later. After a
+//!    retraction the same rules are re-judged on the intervals: retracting a wrong
+//!    `PostingEnded` flags the next posting as an anomaly ("has not ended"), and appending the
+//!    right `PostingEnded` (refused if on or after the next posting's first day) clears it,
+//!    although it comes later in the log. Of two events that leave two postings overlapping,
+//!    the later in the log is the one listed.
 //! 7. **A `ReviewSealed` is a creation of its `review_id`**: a second one with the same id is
 //!    refused like any second creation. Telling a client's `ReviewSealed` from the log's own is
 //!    the store's job (this fold cannot know who appends); here only `tree_size` ≤ its position.
@@ -198,7 +203,28 @@ struct Village {
     direct: Vec<usize>,
     fold: VillageFold,
     anomalies: Vec<Flagged>,
+    /// Events leaving two postings overlapping, recomputed from the service intervals.
+    overlaps: Vec<Flagged>,
 }
+
+impl Village {
+    /// Recomputes `overlaps`; whether they changed.
+    fn recompute_overlaps(&mut self, v: &Id) -> bool {
+        let overlaps: Vec<Flagged> = self
+            .fold
+            .posting_overlaps(v)
+            .into_iter()
+            .map(|(index, failure)| Flagged { index, failure })
+            .collect();
+        let changed = overlaps != self.overlaps;
+        self.overlaps = overlaps;
+        changed
+    }
+}
+
+/// What a batch saves of a village it touches: the length of its `direct` list (which only
+/// grows), its fold state and its anomalies.
+type VillageSave = (usize, VillageFold, Vec<Flagged>, Vec<Flagged>);
 
 /// What a batch changed, to put it back if a later event of the batch is refused.
 #[derive(Default)]
@@ -206,7 +232,7 @@ struct Journal {
     /// Off while replaying: nothing is ever undone there.
     enabled: bool,
     entries_len: usize,
-    villages: BTreeMap<Id, Option<(usize, VillageFold, Vec<Flagged>)>>,
+    villages: BTreeMap<Id, Option<VillageSave>>,
     entities: BTreeMap<Key, Option<(usize, usize)>>,
     retracted: Vec<usize>,
     global_anomalies_len: usize,
@@ -531,10 +557,25 @@ impl LogState {
                 .is_some_and(|e| e.refs.iter().any(|&r| self.entries[r].counted()))
         });
 
+        let about_postings = matches!(
+            entry.fact,
+            Fact::SecretaryPosted { .. } | Fact::PostingEnded { .. }
+        );
+        if strict && about_postings {
+            if let Some(v) = self.villages.get(&village) {
+                v.fold.check_posting_overlap(&village, &entry)?;
+            }
+        }
         if !reentry {
             self.touch_village(&village, j);
             let result = match self.villages.get_mut(&village) {
-                Some(v) => v.fold.step(&village, &entry),
+                Some(v) => {
+                    let result = v.fold.step(&village, index, &entry);
+                    if about_postings && v.recompute_overlaps(&village) {
+                        j.dirty = true;
+                    }
+                    result
+                }
                 None => Ok(()),
             };
             self.push(entry, j);
@@ -557,7 +598,7 @@ impl LogState {
                 .get(&village)
                 .map(|v| v.fold.clone())
                 .unwrap_or_default();
-            scratch.step(&village, &entry)?;
+            scratch.step(&village, index, &entry)?;
         }
         let key = created.unwrap_or((Kind::Village, village.clone()));
         // …then every event naming its id, again in log order with it in place.
@@ -633,7 +674,8 @@ impl LogState {
         let Some(v) = self.villages.get(village) else {
             return Ok(());
         };
-        if let Some(own) = v.anomalies.iter().find(|a| a.index == index) {
+        let flagged = || v.anomalies.iter().chain(&v.overlaps);
+        if let Some(own) = flagged().find(|a| a.index == index) {
             return Err(Refusal::new(
                 own.failure.field.clone(),
                 format!(
@@ -644,7 +686,7 @@ impl LogState {
                 ),
             ));
         }
-        for a in &v.anomalies {
+        for a in flagged() {
             let e = &self.entries[a.index];
             let names_it = e
                 .fact
@@ -760,7 +802,7 @@ impl LogState {
         let mut fold = VillageFold::default();
         let mut anomalies = Vec::new();
         for i in items {
-            if let Err(failure) = fold.step(village, &self.entries[i]) {
+            if let Err(failure) = fold.step(village, i, &self.entries[i]) {
                 anomalies.push(Flagged { index: i, failure });
             }
         }
@@ -768,6 +810,7 @@ impl LogState {
         if let Some(v) = self.villages.get_mut(village) {
             v.fold = fold;
             v.anomalies = anomalies;
+            v.recompute_overlaps(village);
         }
     }
 
@@ -808,10 +851,14 @@ impl LogState {
 
     fn touch_village(&mut self, v: &Id, j: &mut Journal) {
         if j.enabled && !j.villages.contains_key(v) {
-            let saved = self
-                .villages
-                .get(v)
-                .map(|x| (x.direct.len(), x.fold.clone(), x.anomalies.clone()));
+            let saved = self.villages.get(v).map(|x| {
+                (
+                    x.direct.len(),
+                    x.fold.clone(),
+                    x.anomalies.clone(),
+                    x.overlaps.clone(),
+                )
+            });
             j.villages.insert(v.clone(), saved);
         }
         if !self.villages.contains_key(v) {
@@ -846,11 +893,12 @@ impl LogState {
                 None => {
                     self.villages.remove(&v);
                 }
-                Some((direct_len, fold, anomalies)) => {
+                Some((direct_len, fold, anomalies, overlaps)) => {
                     if let Some(village) = self.villages.get_mut(&v) {
                         village.direct.truncate(direct_len);
                         village.fold = fold;
                         village.anomalies = anomalies;
+                        village.overlaps = overlaps;
                     }
                 }
             }
@@ -888,7 +936,12 @@ impl LogState {
     fn rebuild_anomalies(&mut self) {
         let mut all: Vec<Anomaly> = Vec::new();
         for v in self.villages.values() {
-            all.extend(v.anomalies.iter().map(|a| self.public(a.index, &a.failure)));
+            all.extend(
+                v.anomalies
+                    .iter()
+                    .chain(&v.overlaps)
+                    .map(|a| self.public(a.index, &a.failure)),
+            );
         }
         all.extend(
             self.global_anomalies

@@ -44,8 +44,12 @@ fn refuse<T>(field: &str, reason: String) -> Result<T, Failure> {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct PostingState {
+    /// Index of the `SecretaryPosted`.
+    created: usize,
     first_day: Date,
     last_day: Option<Date>,
+    /// Index of the `PostingEnded`.
+    ended: Option<usize>,
     /// Latest date of an event of the posting that must lie in its service.
     latest_service_event: Option<Date>,
     months_reported: BTreeSet<Month>,
@@ -97,6 +101,109 @@ pub(crate) struct VillageFold {
     evaluations: BTreeSet<Id>,
     inspections: BTreeMap<Id, ItemsState>,
     contracts: BTreeMap<Id, ItemsState>,
+}
+
+impl VillageFold {
+    /// The rules that keep a village's postings from overlapping, for an event about to be
+    /// appended: a `SecretaryPosted` while another posting has not ended or on or before its last
+    /// day; a `PostingEnded` on or after the first day of a posting that began after its own.
+    pub(crate) fn check_posting_overlap(&self, v: &Id, e: &Entry) -> Result<(), Failure> {
+        let on = e.occurred_on;
+        match &e.fact {
+            Fact::SecretaryPosted { posting, .. } => {
+                for (other, s) in self.postings.iter().filter(|(o, _)| *o != posting) {
+                    match s.last_day {
+                        None => {
+                            return refuse(
+                                "payload.village_id",
+                                format!("village {v}'s current posting {other} has not ended"),
+                            )
+                        }
+                        Some(last) if on <= last => {
+                            return refuse("occurred_on", overlap_before(on, last, other, v))
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+            Fact::PostingEnded { posting } => {
+                let Some(first) = self.postings.get(posting).map(|s| s.first_day) else {
+                    return Ok(());
+                };
+                for (other, o) in &self.postings {
+                    if other != posting && o.first_day > first && on >= o.first_day {
+                        return refuse("occurred_on", overlap_after(on, o.first_day, other, v));
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Every event that leaves two postings of the village overlapping, judged on the service
+    /// intervals whatever the log order: a retracted and re-entered `PostingEnded` is judged
+    /// against the postings that began after it, and cures them once it is right again.
+    /// Of two events that overlap, the later in the log is the one flagged, as the log would
+    /// have refused it.
+    pub(crate) fn posting_overlaps(&self, v: &Id) -> Vec<(usize, Failure)> {
+        let mut by_start: Vec<(&Id, &PostingState)> = self.postings.iter().collect();
+        by_start.sort_by_key(|(_, s)| (s.first_day, s.created));
+        let mut out: Vec<(usize, Failure)> = Vec::new();
+        for (i, (earlier, y)) in by_start.iter().enumerate() {
+            for (later, x) in &by_start[i + 1..] {
+                let overlapping = y.last_day.is_none_or(|last| last >= x.first_day);
+                if !overlapping {
+                    continue;
+                }
+                // The latest of the events that make the pair overlap is the one the log would
+                // have refused.
+                let latest = [Some(y.created), Some(x.created), y.ended]
+                    .into_iter()
+                    .flatten()
+                    .max();
+                let flagged = match (latest, y.last_day) {
+                    (Some(i), Some(last)) if Some(i) == y.ended => (
+                        i,
+                        Failure::new("occurred_on", overlap_after(last, x.first_day, later, v)),
+                    ),
+                    (Some(i), Some(last)) if i == x.created => (
+                        i,
+                        Failure::new("occurred_on", overlap_before(x.first_day, last, earlier, v)),
+                    ),
+                    (Some(i), None) if i == x.created => (
+                        i,
+                        Failure::new(
+                            "payload.village_id",
+                            format!("village {v}'s current posting {earlier} has not ended"),
+                        ),
+                    ),
+                    (Some(i), _) => {
+                        // The earlier-starting posting was entered last: it overlaps the other.
+                        let reason = match x.last_day {
+                            Some(l) => overlap_before(y.first_day, l, later, v),
+                            None => format!("village {v}'s current posting {later} has not ended"),
+                        };
+                        (i, Failure::new("occurred_on", reason))
+                    }
+                    (None, _) => continue,
+                };
+                if !out.iter().any(|(index, _)| *index == flagged.0) {
+                    out.push(flagged);
+                }
+            }
+        }
+        out.sort_by_key(|(index, _)| *index);
+        out
+    }
+}
+
+fn overlap_before(on: Date, last: Date, other: &Id, v: &Id) -> String {
+    format!("{on} is on or before {last}, the last day of posting {other} of village {v}; a village's postings never overlap")
+}
+
+fn overlap_after(on: Date, first: Date, other: &Id, v: &Id) -> String {
+    format!("{on} is on or after {first}, the first day of posting {other} of village {v}, which began after this one")
 }
 
 /// The time rule every event obeys, whatever it names.
@@ -236,7 +343,7 @@ impl VillageFold {
     }
 
     /// Checks `e`, an event of village `v`, against the state; applies it if it passes.
-    pub(crate) fn step(&mut self, v: &Id, e: &Entry) -> Result<(), Failure> {
+    pub(crate) fn step(&mut self, v: &Id, index: usize, e: &Entry) -> Result<(), Failure> {
         check_recorded_day(e)?;
         let on = e.occurred_on;
         match &e.fact {
@@ -267,30 +374,15 @@ impl VillageFold {
                         format!("posting {posting} already exists"),
                     );
                 }
-                for (other, s) in &self.postings {
-                    match s.last_day {
-                        None => {
-                            return refuse(
-                                "payload.village_id",
-                                format!("village {v}'s current posting {other} has not ended"),
-                            )
-                        }
-                        Some(last) if on <= last => {
-                            return refuse(
-                                "occurred_on",
-                                format!(
-                                    "{on} is on or before {last}, the last day of posting {other} of village {v}; a village's postings never overlap"
-                                ),
-                            )
-                        }
-                        Some(_) => {}
-                    }
-                }
+                // Overlap with the village's other postings is judged on service intervals, by
+                // `check_posting_overlap` at append and `posting_overlaps` after every fold.
                 self.postings.insert(
                     posting.clone(),
                     PostingState {
+                        created: index,
                         first_day: on,
                         last_day: None,
+                        ended: None,
                         latest_service_event: None,
                         months_reported: BTreeSet::new(),
                     },
@@ -325,20 +417,9 @@ impl VillageFold {
                         format!("{on} is before the first day of {m}, a month posting {posting} reported attendance for"),
                     );
                 }
-                let first = s.first_day;
-                for (other, o) in &self.postings {
-                    if other != posting && o.first_day > first && on >= o.first_day {
-                        return refuse(
-                            "occurred_on",
-                            format!(
-                                "{on} is on or after {}, the first day of posting {other} of village {v}, which began after this one",
-                                o.first_day
-                            ),
-                        );
-                    }
-                }
                 if let Some(s) = self.postings.get_mut(posting) {
                     s.last_day = Some(on);
+                    s.ended = Some(index);
                 }
             }
             Fact::TeamMemberJoined { person, .. } => {
