@@ -60,11 +60,11 @@
 //! receipt's pledge, an attendance report's posting), the village of that subject's counted
 //! creation. Villages never read one another's state, so the state is partitioned per village:
 //!
-//! - `entries`: one compact [`fact`] per event folded, in log order, with its dates, stream and
+//! - `entries`: one compact `Fact` per event folded, in log order, with its dates, stream and
 //!   whether (and by which event) it was retracted. `by_event_id` indexes it.
 //! - `entities`: per created id, the events that create it and the events that name it, both
 //!   append-only. The counted creation is the first creation not retracted.
-//! - `villages`: per village, the events naming it directly (append-only), its [`fold`] state
+//! - `villages`: per village, the events naming it directly (append-only), its `VillageFold` state
 //!   and its anomalies.
 //!
 //! An ordinary append is checked by one `step` of its village's fold: O(log n) map lookups.
@@ -551,10 +551,14 @@ impl LogState {
         if strict {
             self.check_cross_village(&entry.fact, &village)?;
         }
+        // A creation whose id counted events already name: a re-entry after a retraction.
+        // A village's events are its `direct` list rather than `refs`.
         let reentry = created.as_ref().is_some_and(|key| {
-            self.entities
-                .get(key)
-                .is_some_and(|e| e.refs.iter().any(|&r| self.entries[r].counted()))
+            let named_by = match key.0 {
+                Kind::Village => self.villages.get(&key.1).map(|v| &v.direct),
+                _ => self.entities.get(key).map(|e| &e.refs),
+            };
+            named_by.is_some_and(|list| list.iter().any(|&r| self.entries[r].counted()))
         });
 
         let about_postings = matches!(
