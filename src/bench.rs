@@ -22,7 +22,10 @@ pub struct BenchConfig {
 
 impl Default for BenchConfig {
     fn default() -> Self {
-        BenchConfig { events: 20_000, runs: 5 }
+        BenchConfig {
+            events: 20_000,
+            runs: 5,
+        }
     }
 }
 
@@ -48,7 +51,8 @@ pub fn commitment(n: u64) -> ProposedEvent {
 /// A fresh store in `dir` holding the setup events.
 pub fn fresh_store(dir: &Path) -> SledLog {
     let log = SledLog::init(dir, "bench.local/taizhang", false).expect("init bench store");
-    log.append(setup_events(), "bench", Source::Client, None).expect("setup");
+    log.append(setup_events(), "bench", Source::Client, None)
+        .expect("setup");
     log
 }
 
@@ -84,7 +88,8 @@ pub fn append_rate(dir: &Path, batch: u64, total: u64) -> (f64, SledLog) {
     while n < total {
         let events: Vec<_> = (n..(n + batch).min(total)).map(commitment).collect();
         n += events.len() as u64;
-        log.append(events, "bench", Source::Client, None).expect("append");
+        log.append(events, "bench", Source::Client, None)
+            .expect("append");
     }
     (rate(total, t.elapsed()), log)
 }
@@ -99,7 +104,8 @@ pub fn concurrent_rate(dir: &Path, writers: u64, total: u64) -> f64 {
             std::thread::spawn(move || {
                 let mut n = w;
                 while n < total {
-                    log.append(vec![commitment(n)], "bench", Source::Client, None).expect("append");
+                    log.append(vec![commitment(n)], "bench", Source::Client, None)
+                        .expect("append");
                     n += writers;
                 }
             })
@@ -116,7 +122,11 @@ fn dir_bytes(dir: &Path) -> u64 {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             let Ok(m) = e.metadata() else { continue };
-            total += if m.is_dir() { dir_bytes(&e.path()) } else { m.len() };
+            total += if m.is_dir() {
+                dir_bytes(&e.path())
+            } else {
+                m.len()
+            };
         }
     }
     total
@@ -133,8 +143,15 @@ pub fn run(cfg: &BenchConfig, out: &mut dyn Write) -> std::io::Result<()> {
         tmp.path().join(format!("s{k}"))
     };
     writeln!(out, "# taizhang bench: median of {runs} runs, {n} events per batched measurement, fresh store each run")?;
-    let base = median((0..runs).map(|_| fdatasync_rate(tmp.path(), 1000)).collect());
-    writeln!(out, "baseline fdatasync (4 KiB write + fdatasync):  {base:>12.0} /s")?;
+    let base = median(
+        (0..runs)
+            .map(|_| fdatasync_rate(tmp.path(), 1000))
+            .collect(),
+    );
+    writeln!(
+        out,
+        "baseline fdatasync (4 KiB write + fdatasync):  {base:>12.0} /s"
+    )?;
     let single_n = (base as u64).clamp(500, 5000);
     let mut sizes = Vec::new();
     for (batch, total) in [(1, single_n), (100, n), (1000, n)] {
@@ -151,8 +168,16 @@ pub fn run(cfg: &BenchConfig, out: &mut dyn Write) -> std::io::Result<()> {
         let m = median(rates);
         writeln!(out, "durable appends, batches of {batch:>4}:          {m:>12.0} events/s  ({:.2}x fdatasync)", m / base)?;
     }
-    let conc = median((0..runs).map(|_| concurrent_rate(&fresh(), 64, single_n * 4)).collect());
-    writeln!(out, "durable appends, 64 writers x 1 event:       {conc:>12.0} events/s  ({:.2}x fdatasync)", conc / base)?;
+    let conc = median(
+        (0..runs)
+            .map(|_| concurrent_rate(&fresh(), 64, single_n * 4))
+            .collect(),
+    );
+    writeln!(
+        out,
+        "durable appends, 64 writers x 1 event:       {conc:>12.0} events/s  ({:.2}x fdatasync)",
+        conc / base
+    )?;
 
     // Reads, verification, proofs and size on the last batch-1000 store.
     let (size, dir) = sizes.pop().expect("a batch-1000 store");
@@ -170,7 +195,10 @@ pub fn run(cfg: &BenchConfig, out: &mut dyn Write) -> std::io::Result<()> {
             })
             .collect(),
     );
-    writeln!(out, "read all (checked records):                  {read:>12.0} events/s")?;
+    writeln!(
+        out,
+        "read all (checked records):                  {read:>12.0} events/s"
+    )?;
     let ver = median(
         (0..runs)
             .map(|_| {
@@ -180,7 +208,10 @@ pub fn run(cfg: &BenchConfig, out: &mut dyn Write) -> std::io::Result<()> {
             })
             .collect(),
     );
-    writeln!(out, "verify (recompute leaves, root):             {ver:>12.0} events/s")?;
+    writeln!(
+        out,
+        "verify (recompute leaves, root):             {ver:>12.0} events/s"
+    )?;
     let mut lat = Vec::new();
     for i in 0..200u64 {
         let idx = (i * 7919) % size;
@@ -189,8 +220,15 @@ pub fn run(cfg: &BenchConfig, out: &mut dyn Write) -> std::io::Result<()> {
         log.consistency_proof(idx.max(1), size).expect("proof");
         lat.push(t.elapsed().as_secs_f64() * 1e6 / 2.0);
     }
-    writeln!(out, "proof generation (inclusion, consistency):   {:>12.1} us median", median(lat))?;
-    let json_bytes: u64 = log.read(0, size).map(|r| r.expect("read").event.export_line().len() as u64).sum();
+    writeln!(
+        out,
+        "proof generation (inclusion, consistency):   {:>12.1} us median",
+        median(lat)
+    )?;
+    let json_bytes: u64 = log
+        .read(0, size)
+        .map(|r| r.expect("read").event.export_line().len() as u64)
+        .sum();
     drop(log);
     let disk = dir_bytes(&dir);
     writeln!(

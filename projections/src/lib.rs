@@ -4,6 +4,7 @@
 //! A full rebuild reads the prefix twice: once to collect the retractions ([`counted::Retractions`]),
 //! once to fold the counted events ([`ledgers::Ledgers::apply`]); memory grows with entities, not events.
 //! A projection never fails: what cannot apply is reported as an anomaly beside the result.
+//! The one fold that refuses is [`validation::LogState`]: the state the store checks appends against.
 #![deny(missing_docs)]
 
 pub mod arith;
@@ -12,3 +13,4 @@ pub mod counted;
 pub mod ledgers;
 pub mod review;
 pub mod timeline;
+pub mod validation;
