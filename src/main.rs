@@ -127,7 +127,7 @@ fn main() {
     }
 }
 
-fn open(data: &PathBuf) -> Result<SledLog> {
+fn open(data: &std::path::Path) -> Result<SledLog> {
     Ok(SledLog::open(data)?)
 }
 

@@ -61,7 +61,7 @@ enum Job {
         actor: String,
         source: Source,
         recorded_at: Option<Timestamp>,
-        reply: Sender<Result<Vec<Appended>, AppendError>>,
+        reply: Reply,
     },
     Checkpoint {
         reply: Sender<Result<String, ProofError>>,
@@ -76,25 +76,43 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> OpenError {
 }
 
 fn open_sled(dir: &Path) -> Result<(sled::Db, sled::Tree), OpenError> {
-    let db = sled::Config::new()
-        .path(dir.join(SLED_DIR))
-        .open()
-        .map_err(|e| match e {
-            sled::Error::Io(ref io)
-                if io.kind() == std::io::ErrorKind::WouldBlock
-                    || io.to_string().contains("lock") =>
-            {
-                OpenError::Locked(dir.to_path_buf())
+    // sled releases its file lock once its background threads let go of the last handle, a
+    // moment after a store closes: within one process, give a reopen that moment.
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        let db = sled::Config::new()
+            .path(dir.join(SLED_DIR))
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(ref io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("lock") =>
+                {
+                    OpenError::Locked(dir.to_path_buf())
+                }
+                sled::Error::Corruption { .. } => OpenError::Damaged {
+                    path: dir.to_path_buf(),
+                    reason: format!("sled reports corruption: {e}"),
+                },
+                e => io_err(dir, e),
+            });
+        match db {
+            Err(OpenError::Locked(_)) if waited < LOCK_WAIT_MAX => {
+                std::thread::sleep(LOCK_RETRY);
+                waited += LOCK_RETRY;
             }
-            sled::Error::Corruption { .. } => OpenError::Damaged {
-                path: dir.to_path_buf(),
-                reason: format!("sled reports corruption: {e}"),
-            },
-            e => io_err(dir, e),
-        })?;
-    let tree = db.open_tree("log").map_err(|e| io_err(dir, e))?;
-    Ok((db, tree))
+            Err(e) => return Err(e),
+            Ok(db) => {
+                let tree = db.open_tree("log").map_err(|e| io_err(dir, e))?;
+                return Ok((db, tree));
+            }
+        }
+    }
 }
+
+/// How long opening waits for a store that is being closed in this process.
+const LOCK_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
 
 impl SledLog {
     /// Creates a store in `dir` (created if absent, must not hold a store) with a new signing
@@ -136,9 +154,7 @@ impl SledLog {
             .and_then(|mut s| s.sync())
             .map_err(|e| io_err(dir, e))?;
         sync_dir(dir).map_err(|e| io_err(dir, e))?;
-        drop(tree);
-        drop(db);
-        SledLog::open(dir)
+        SledLog::start(dir, key, db, tree)
     }
 
     /// Opens the store in `dir`: checks its format, replays every record into the validation
@@ -157,6 +173,16 @@ impl SledLog {
                 reason: format!("{KEY_FILE}: {e}"),
             })?;
         let (db, tree) = open_sled(dir)?;
+        SledLog::start(dir, key, db, tree)
+    }
+
+    /// Checks an open sled store and starts its writer (see [`SledLog::open`]).
+    fn start(
+        dir: &Path,
+        key: SigningKey,
+        db: sled::Db,
+        tree: sled::Tree,
+    ) -> Result<SledLog, OpenError> {
         let damaged = |reason: String| OpenError::Damaged {
             path: dir.to_path_buf(),
             reason,
@@ -468,10 +494,10 @@ impl Log for SledLog {
         let size = self.size();
         let limit = limit.min(READ_EVENTS_MAX);
         let mut out = Vec::new();
-        let mut version = from_version;
-        for item in self.tree.range(
+        let range = self.tree.range(
             keys::stream(stream, from_version)..keys::stream_prefix(&format!("{stream}\u{1}")),
-        ) {
+        );
+        for (version, item) in (from_version..).zip(range) {
             let (k, v) = item.map_err(|e| ReadError::Io(e.to_string()))?;
             let position = keys::u64_value(&v).ok_or_else(|| {
                 ReadError::Io(format!("malformed stream index value under {k:?}"))
@@ -483,7 +509,6 @@ impl Log for SledLog {
             if ev.stream != stream || ev.stream_version != version {
                 return Err(ReadError::Corrupt { position, reason: format!("stream index says {stream} version {version}, the record says {} version {}", ev.stream, ev.stream_version) });
             }
-            version += 1;
             out.push(ev);
         }
         Ok(out)
@@ -626,11 +651,14 @@ struct Writer {
     failed: Option<String>,
 }
 
+/// Where the writer answers one append.
+type Reply = Sender<Result<Vec<Appended>, AppendError>>;
+
 /// Accepted batches waiting for the group's one write and sync.
 #[derive(Default)]
 struct Pending {
     batch: sled::Batch,
-    replies: Vec<(Sender<Result<Vec<Appended>, AppendError>>, Vec<Appended>)>,
+    replies: Vec<(Reply, Vec<Appended>)>,
     /// Events staged in this group but not yet written, by id (for idempotency).
     staged: HashMap<EventId, RecordedEvent>,
     events: u64,

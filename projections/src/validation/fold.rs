@@ -4,7 +4,8 @@
 //! `step` checks everything before it changes anything, so a refused event leaves the state as
 //! it was; that is what lets a refold skip an anomaly and carry on.
 
-use std::collections::{BTreeMap, BTreeSet};
+// Persistent maps: cloning a village (to undo a refused batch) is O(1), not O(its entities).
+use imbl::{OrdMap as BTreeMap, OrdSet as BTreeSet};
 
 use events::{Date, Id, Month};
 
@@ -411,7 +412,7 @@ impl VillageFold {
                         format!("{on} is before {d}, the date of an event of posting {posting} that must lie in its service"),
                     );
                 }
-                if let Some(m) = s.months_reported.last().filter(|m| on < m.first_day()) {
+                if let Some(m) = s.months_reported.get_max().filter(|m| on < m.first_day()) {
                     return refuse(
                         "occurred_on",
                         format!("{on} is before the first day of {m}, a month posting {posting} reported attendance for"),
