@@ -9,4 +9,6 @@ pub mod bench;
 pub mod checkpoint;
 pub mod merkle;
 pub mod ops;
+pub mod render;
+pub mod reviews;
 pub mod store;

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use taizhang::ops;
 use taizhang::store::{Log, SledLog};
+use taizhang::{ops, render, reviews};
 
 #[derive(Parser)]
 #[command(
@@ -86,6 +86,57 @@ enum Command {
     },
     /// Reread every record, recompute every leaf and the root, check every checkpoint.
     Verify,
+    /// Print a ledger (台账), as of any point of the log.
+    Ledger {
+        /// Which ledger.
+        #[arg(value_enum)]
+        name: LedgerName,
+        /// Only this village.
+        #[arg(long)]
+        village: Option<String>,
+        /// Only this posting.
+        #[arg(long)]
+        posting: Option<String>,
+        #[command(flatten)]
+        at: AsOf,
+        /// Judge calendar statuses (overdue…) on this date instead of the last event's.
+        #[arg(long)]
+        on: Option<events::Date>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Every event of a subject, in log order, retracted ones marked.
+    Timeline {
+        /// village/V, posting/P, commitment/C, project/X, pledge/D, evaluation/E, inspection/I, contract/K, policy/ID, review/ID, person/ID, donor/ID.
+        subject: String,
+        #[command(flatten)]
+        at: AsOf,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Audit views: retractions, late entries, deadline extensions, anomalies, implausible evaluations.
+    Audit {
+        /// Which view.
+        #[arg(value_enum)]
+        view: AuditView,
+        /// An entry is late when recorded more than this many days after its date.
+        #[arg(long, default_value_t = projections::audit::LATE_AFTER_DAYS_DEFAULT)]
+        late_after_days: i64,
+        #[command(flatten)]
+        at: AsOf,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Reviews (考核): show, seal, verify, bundle.
+    Review {
+        #[command(subcommand)]
+        command: ReviewCommand,
+    },
+    /// Scoring policies: adopt one, show those in force.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// Measure appends, reads, verification, proofs and size on fresh temporary stores.
     Bench {
         /// Events per batched measurement.
@@ -94,6 +145,139 @@ enum Command {
         /// Runs per measurement (the median is printed).
         #[arg(long, default_value_t = 5)]
         runs: usize,
+    },
+}
+
+/// A point of the log: the first N events, or every event recorded up to an instant.
+#[derive(clap::Args, Clone, Copy)]
+struct AsOf {
+    /// As of the first N events.
+    #[arg(long)]
+    size: Option<u64>,
+    /// As of an instant: every event recorded up to then, e.g. 2016-12-31T16:00:00Z.
+    #[arg(long)]
+    as_of: Option<events::Timestamp>,
+}
+
+/// How results are printed.
+#[derive(clap::Args, Clone, Copy)]
+struct Output {
+    /// JSON (one object per line).
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    /// CSV with a header line.
+    #[arg(long)]
+    csv: bool,
+}
+
+impl Output {
+    fn format(self) -> render::Format {
+        if self.json {
+            render::Format::Json
+        } else if self.csv {
+            render::Format::Csv
+        } else {
+            render::Format::Table
+        }
+    }
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LedgerName {
+    Commitments,
+    Projects,
+    Donations,
+    Donors,
+    Disbursements,
+    Evaluations,
+    Inspections,
+    Attendance,
+    SpotChecks,
+    Contracts,
+    Postings,
+    Team,
+    Villages,
+    Totals,
+    Anomalies,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AuditView {
+    Retractions,
+    Late,
+    Extensions,
+    Anomalies,
+    Evaluations,
+}
+
+#[derive(Subcommand)]
+enum ReviewCommand {
+    /// Compute a review: the summary, then one line per posting.
+    Show {
+        /// First day of the period.
+        #[arg(long)]
+        start: events::Date,
+        /// Last day of the period.
+        #[arg(long)]
+        end: events::Date,
+        #[command(flatten)]
+        at: AsOf,
+        /// Use this policy document instead of the one the log selects.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Print exactly the result document (JCS) and a newline.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compute the review over the whole log and seal it into the log.
+    Seal {
+        /// First day of the period.
+        #[arg(long)]
+        start: events::Date,
+        /// Last day of the period.
+        #[arg(long)]
+        end: events::Date,
+        /// The review's id, e.g. 2016-annual.
+        #[arg(long)]
+        id: String,
+        /// Who seals (the `actor` of the seal).
+        #[arg(long, default_value = "cli")]
+        actor: String,
+    },
+    /// Rebuild a sealed review from its log prefix and check it against the seal.
+    Verify {
+        /// The review's id.
+        #[arg(long)]
+        id: String,
+    },
+    /// Print a self-contained bundle of a sealed review for an auditor.
+    Bundle {
+        /// The review's id.
+        #[arg(long)]
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Append a `PolicyAdopted` with the policy document in FILE.
+    Adopt {
+        /// The policy document (JSON).
+        file: PathBuf,
+        /// The policy's id.
+        #[arg(long)]
+        id: String,
+        /// First period start it applies to.
+        #[arg(long)]
+        effective_from: events::Date,
+        /// Who adopts it.
+        #[arg(long, default_value = "cli")]
+        actor: String,
+    },
+    /// List the built-in and adopted policies, with their hashes.
+    Show {
+        #[command(flatten)]
+        output: Output,
     },
 }
 
@@ -270,6 +454,166 @@ fn run(cli: Cli) -> Result<()> {
             };
             writeln!(out, "{json}")?;
         }
+        Command::Ledger {
+            name,
+            village,
+            posting,
+            at,
+            on,
+            output,
+        } => {
+            let log = open(&cli.data)?;
+            let events = reviews::prefix(&log, reviews::resolve_size(&log, at.size, at.as_of)?)?;
+            let report = projections::ledgers::Ledgers::rebuild(&events).report(on);
+            print_ledger(
+                &mut out,
+                &report,
+                name,
+                village.as_deref(),
+                posting.as_deref(),
+                output.format(),
+            )?;
+        }
+        Command::Timeline {
+            subject,
+            at,
+            output,
+        } => {
+            if !subject.contains('/') {
+                bail!("a subject is KIND/ID, e.g. village/CX-BT-LF or posting/P-2016-CX-01");
+            }
+            let log = open(&cli.data)?;
+            let events = reviews::prefix(&log, reviews::resolve_size(&log, at.size, at.as_of)?)?;
+            let entries = projections::timeline::Timeline::build(&events, &subject);
+            if output.format() == render::Format::Table {
+                let names: Vec<String> = [
+                    "position",
+                    "recorded_at",
+                    "occurred_on",
+                    "type",
+                    "actor",
+                    "retracted",
+                    "payload",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+                let cells: Vec<Vec<String>> = entries
+                    .iter()
+                    .map(|e| {
+                        let mark = match e.retracted_at_position {
+                            Some(p) => format!("retracted at {p}"),
+                            None => String::new(),
+                        };
+                        vec![
+                            e.position.to_string(),
+                            e.recorded_at.to_string(),
+                            e.occurred_on.to_string(),
+                            e.event_type.clone(),
+                            e.actor.clone(),
+                            mark,
+                            e.payload.to_string(),
+                        ]
+                    })
+                    .collect();
+                if cells.is_empty() {
+                    writeln!(out, "no event names {subject}")?;
+                } else {
+                    render::aligned(&mut out, &names, &cells)?;
+                }
+            } else {
+                render::rows(&mut out, &entries, output.format())?;
+            }
+        }
+        Command::Audit {
+            view,
+            late_after_days,
+            at,
+            output,
+        } => {
+            if late_after_days < 0 {
+                bail!("--late-after-days must be 0 or more");
+            }
+            let log = open(&cli.data)?;
+            let events = reviews::prefix(&log, reviews::resolve_size(&log, at.size, at.as_of)?)?;
+            let views = projections::audit::audit(&events, late_after_days);
+            let f = output.format();
+            match view {
+                AuditView::Retractions => render::rows(&mut out, &views.retractions, f)?,
+                AuditView::Late => render::rows(&mut out, &views.late_entries, f)?,
+                AuditView::Extensions => render::rows(&mut out, &views.extensions, f)?,
+                AuditView::Anomalies => render::rows(&mut out, &views.anomalies, f)?,
+                AuditView::Evaluations => {
+                    render::rows(&mut out, &views.implausible_evaluations, f)?
+                }
+            }
+        }
+        Command::Review { command } => review_command(&cli.data, &mut out, command)?,
+        Command::Policy { command } => match command {
+            PolicyCommand::Adopt {
+                file,
+                id,
+                effective_from,
+                actor,
+            } => {
+                let text = std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?;
+                let policy = events::Policy::from_json(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                let policy_id =
+                    events::Id::new(id.as_str()).map_err(|e| anyhow::anyhow!("--id: {e}"))?;
+                let log = open(&cli.data)?;
+                let payload = events::Payload::PolicyAdopted(events::payload::PolicyAdopted {
+                    policy_id,
+                    effective_from,
+                    policy,
+                });
+                payload.check().map_err(|e| anyhow::anyhow!("{e}"))?;
+                let occurred_on = taizhang::store::system_now().cst_date();
+                let ev = events::ProposedEvent {
+                    occurred_on,
+                    payload,
+                    event_id: None,
+                    expected_version: Some(0),
+                };
+                let a = log.append(vec![ev], &actor, taizhang::store::Source::Client, None)?;
+                writeln!(out, "policy {id} adopted at position {}, effective from {effective_from}, sha256 {}", a[0].position, policy.sha256())?;
+            }
+            PolicyCommand::Show { output } => {
+                let log = open(&cli.data)?;
+                let events = reviews::prefix(&log, log.size())?;
+                let ledgers = projections::ledgers::Ledgers::rebuild(&events);
+                #[derive(serde::Serialize)]
+                struct PolicyRow {
+                    policy_id: String,
+                    effective_from: Option<String>,
+                    adopted_at_position: Option<u64>,
+                    policy_sha256: String,
+                    policy: serde_json::Value,
+                }
+                let mut rows = vec![PolicyRow {
+                    policy_id: events::policy::DEFAULT_POLICY_ID.to_string(),
+                    effective_from: None,
+                    adopted_at_position: None,
+                    policy_sha256: events::Policy::DEFAULT_V1.sha256().to_hex(),
+                    policy: serde_json::to_value(events::Policy::DEFAULT_V1)?,
+                }];
+                for ev in &events {
+                    if let events::Payload::PolicyAdopted(p) = &ev.payload {
+                        if ledgers.retractions().counts(ev) {
+                            rows.push(PolicyRow {
+                                policy_id: p.policy_id.to_string(),
+                                effective_from: Some(p.effective_from.to_string()),
+                                adopted_at_position: Some(ev.position),
+                                policy_sha256: p.policy.sha256().to_hex(),
+                                policy: serde_json::to_value(p.policy)?,
+                            });
+                        }
+                    }
+                }
+                render::rows(&mut out, &rows, output.format())?;
+            }
+        },
         Command::Bench { events, runs } => {
             taizhang::bench::run(&taizhang::bench::BenchConfig { events, runs }, &mut out)?;
         }
@@ -288,5 +632,288 @@ fn run(cli: Cli) -> Result<()> {
         }
     }
     out.flush()?;
+    Ok(())
+}
+
+/// The rows of a ledger that belong to a village or posting, when asked (rows without such a
+/// field are kept).
+fn keep<'a, T: serde::Serialize>(
+    rows: &'a [T],
+    village: Option<&str>,
+    posting: Option<&str>,
+) -> Vec<&'a T> {
+    rows.iter()
+        .filter(|r| {
+            if village.is_none() && posting.is_none() {
+                return true;
+            }
+            let v = serde_json::to_value(r).expect("rows serialize");
+            village.is_none_or(|id| v.get("village_id").is_none_or(|x| x == id))
+                && posting.is_none_or(|id| v.get("posting_id").is_none_or(|x| x == id))
+        })
+        .collect()
+}
+
+fn print_ledger(
+    out: &mut dyn Write,
+    report: &projections::ledgers::LedgerReport,
+    name: LedgerName,
+    village: Option<&str>,
+    posting: Option<&str>,
+    format: render::Format,
+) -> Result<()> {
+    macro_rules! show {
+        ($rows:expr) => {
+            render::rows(out, &keep(&$rows, village, posting), format)?
+        };
+    }
+    if let Some(d) = report.reference_date {
+        if format == render::Format::Table {
+            writeln!(out, "reference date {d}")?;
+        }
+    }
+    match name {
+        LedgerName::Commitments => show!(report.commitments),
+        LedgerName::Projects => show!(report.projects),
+        LedgerName::Donations => show!(report.pledges),
+        LedgerName::Donors => show!(report.donors),
+        LedgerName::Disbursements => show!(report.disbursements),
+        LedgerName::Evaluations => show!(report.evaluations),
+        LedgerName::Inspections => show!(report.findings),
+        LedgerName::Attendance => show!(report.attendance),
+        LedgerName::SpotChecks => show!(report.spot_checks),
+        LedgerName::Contracts => show!(report.contract_items),
+        LedgerName::Postings => show!(report.postings),
+        LedgerName::Team => show!(report.team),
+        LedgerName::Anomalies => show!(report.anomalies),
+        LedgerName::Villages => match village {
+            Some(v) => {
+                let page = report.village_page(v);
+                if page.village.is_none() {
+                    bail!("no village {v} in the log (as of this point)");
+                }
+                if format == render::Format::Table {
+                    for (title, section) in village_sections(&page)? {
+                        writeln!(out, "\n== {title}")?;
+                        render::rows(out, &section, format)?;
+                    }
+                } else {
+                    render::record(out, &page, format)?;
+                }
+            }
+            None => show!(report.villages),
+        },
+        LedgerName::Totals => render::record(out, &report.totals, format)?,
+    }
+    Ok(())
+}
+
+/// A village page as titled sections of rows.
+fn village_sections(
+    page: &projections::ledgers::VillagePage,
+) -> Result<Vec<(String, Vec<serde_json::Value>)>> {
+    let v = serde_json::to_value(page)?;
+    let mut out = Vec::new();
+    for key in [
+        "village",
+        "team",
+        "postings",
+        "commitments",
+        "projects",
+        "pledges",
+        "donations",
+        "disbursements",
+        "evaluations",
+        "findings",
+        "attendance",
+        "spot_checks",
+        "contract_items",
+    ] {
+        let rows = match &v[key] {
+            serde_json::Value::Array(a) => a.clone(),
+            serde_json::Value::Null => vec![],
+            other => vec![other.clone()],
+        };
+        out.push((key.replace('_', " "), rows));
+    }
+    Ok(out)
+}
+
+/// Basis points as points with two decimals (9536 → 95.36).
+fn points(bp: Option<u64>) -> String {
+    bp.map(|b| format!("{}.{:02}", b / 100, b % 100))
+        .unwrap_or_default()
+}
+
+fn review_command(
+    data: &std::path::Path,
+    out: &mut dyn Write,
+    command: ReviewCommand,
+) -> Result<()> {
+    match command {
+        ReviewCommand::Show {
+            start,
+            end,
+            at,
+            policy,
+            json,
+        } => {
+            let log = open(data)?;
+            let size = reviews::resolve_size(&log, at.size, at.as_of)?;
+            let events = reviews::prefix(&log, size)?;
+            let policy = match policy {
+                Some(f) => {
+                    let text = std::fs::read_to_string(&f)
+                        .with_context(|| format!("reading {}", f.display()))?;
+                    let p = events::Policy::from_json(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+                    let id = f
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| "file".into());
+                    Some((id, p))
+                }
+                None => None,
+            };
+            let result = reviews::compute(&log, &events, start, end, policy)?;
+            if json {
+                writeln!(out, "{}", result.to_jcs())?;
+            } else {
+                print_review(out, &result)?;
+            }
+        }
+        ReviewCommand::Seal {
+            start,
+            end,
+            id,
+            actor,
+        } => {
+            let log = open(data)?;
+            let at = log
+                .info()
+                .simulated_clock
+                .then(|| taizhang::store::system_now());
+            let (result, receipt) = reviews::seal(&log, &id, start, end, &actor, at)?;
+            print_review(out, &result)?;
+            writeln!(
+                out,
+                "\nsealed review {id} at position {}: tree size {}, result sha256 {}",
+                receipt.appended.position,
+                result.tree_size,
+                result.result_sha256()
+            )?;
+            write!(out, "{}", receipt.checkpoint_with_seal)?;
+        }
+        ReviewCommand::Verify { id } => {
+            let log = open(data)?;
+            let v = reviews::verify(&log, &id)
+                .with_context(|| format!("review {id} does not verify"))?;
+            writeln!(out, "ok: review {id} rebuilt from the first {} events matches its seal at position {} (result sha256 {})", v.seal.tree_size, v.position, v.seal.result_sha256)?;
+        }
+        ReviewCommand::Bundle { id } => {
+            let log = open(data)?;
+            let b = reviews::bundle(&log, &id)?;
+            writeln!(out, "{}", serde_json::to_string_pretty(&b)?)?;
+        }
+    }
+    Ok(())
+}
+
+/// The human view of a review: the summary first, then one line per posting.
+fn print_review(out: &mut dyn Write, r: &projections::review::ReviewResult) -> Result<()> {
+    let s = &r.summary;
+    writeln!(
+        out,
+        "Review {} .. {} over the first {} events (root {}), policy {} (sha256 {})",
+        r.period.start,
+        r.period.end,
+        r.tree_size,
+        &r.root[..16],
+        r.policy_id,
+        &r.policy_sha256[..16]
+    )?;
+    writeln!(
+        out,
+        "active {}   graded {}   excluded (not graded) {}",
+        s.active, s.graded, s.excluded
+    )?;
+    writeln!(out, "excellent 优秀 {}   competent 称职 {}   basically competent 基本称职 {}   incompetent 不称职 {}", s.excellent, s.competent, s.basically_competent, s.incompetent)?;
+    writeln!(out, "competent or above 称职以上: {} of {} graded = {}%   ({} active postings excluded, listed below)", s.competent_or_above, s.graded, points(Some(s.competent_or_above_bp)), s.excluded)?;
+    let excluded: Vec<Vec<String>> = r
+        .postings
+        .iter()
+        .filter(|p| p.reason.is_some())
+        .map(|p| {
+            vec![
+                p.posting_id.to_string(),
+                p.person_name.clone(),
+                p.village_id.to_string(),
+                p.service_days.to_string(),
+                serde_json::to_value(p.reason)
+                    .ok()
+                    .map(|v| render::cell(&v))
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    if !excluded.is_empty() {
+        writeln!(out, "\nexcluded:")?;
+        let names: Vec<String> = ["posting", "name", "village", "service_days", "reason"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        render::aligned(out, &names, &excluded)?;
+    }
+    writeln!(out, "\npostings (points out of 100):")?;
+    let names: Vec<String> = [
+        "posting",
+        "name",
+        "village",
+        "days",
+        "work",
+        "commitments",
+        "evaluation",
+        "satisfaction",
+        "deductions",
+        "total",
+        "grade",
+        "caps",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let cells: Vec<Vec<String>> = r
+        .postings
+        .iter()
+        .filter(|p| p.reason.is_none())
+        .map(|p| {
+            let grade = p
+                .grade
+                .and_then(|g| serde_json::to_value(g).ok())
+                .map(|v| render::cell(&v))
+                .unwrap_or_default();
+            let caps: Vec<String> = p
+                .caps
+                .iter()
+                .filter_map(|c| serde_json::to_value(c).ok())
+                .map(|v| render::cell(&v))
+                .collect();
+            vec![
+                p.posting_id.to_string(),
+                p.person_name.clone(),
+                p.village_id.to_string(),
+                p.service_days.to_string(),
+                points(p.work_bp),
+                points(p.commitments_bp),
+                points(p.evaluation_bp),
+                points(p.satisfaction_bp),
+                points(Some(p.deductions_bp)),
+                points(p.total_bp),
+                grade,
+                caps.join(" "),
+            ]
+        })
+        .collect();
+    render::aligned(out, &names, &cells)?;
     Ok(())
 }

@@ -19,6 +19,15 @@ use events::{EventId, EventType, ProposedEvent, RecordedEvent, Timestamp};
 
 pub use sled_log::{SledLog, StoreInfo};
 
+/// The time of day, for stores that record with the system clock.
+pub fn system_now() -> Timestamp {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0);
+    Timestamp::from_micros(micros)
+}
+
 use crate::merkle::Hash;
 
 /// The store format this build writes; a store written by a newer one is refused at open.
@@ -195,6 +204,37 @@ pub enum ProofError {
     Io(String),
 }
 
+/// What sealing a review wrote: the `ReviewSealed` event and the checkpoints around it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealReceipt {
+    /// The `ReviewSealed` event.
+    pub appended: Appended,
+    /// The checkpoint signed at the reviewed size, just before the seal.
+    pub checkpoint_at_review: String,
+    /// The checkpoint signed just after the seal, which includes it.
+    pub checkpoint_with_seal: String,
+}
+
+/// Why sealing failed. Nothing was appended unless the error says so.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealError {
+    /// The log grew after the review was computed: compute it again and retry.
+    #[error("the log holds {actual} events, the review was computed over {expected}")]
+    Moved {
+        /// The size the review was computed over.
+        expected: u64,
+        /// The log's size now.
+        actual: u64,
+    },
+    /// The seal event was refused or could not be written.
+    #[error(transparent)]
+    Append(#[from] AppendError),
+    /// A checkpoint could not be signed.
+    #[error(transparent)]
+    Checkpoint(#[from] ProofError),
+}
+
 /// The interface of an event log, whatever holds it.
 pub trait Log: Send + Sync {
     /// Appends one batch atomically: all of it, or nothing. `recorded_at` is the log's clock,
@@ -242,6 +282,16 @@ pub trait Log: Send + Sync {
     ) -> Result<crate::merkle::ConsistencyProof, ProofError>;
     /// Signs (or returns the already signed) checkpoint of the current size.
     fn sign_checkpoint(&self) -> Result<String, ProofError>;
+    /// Appends the log's own `ReviewSealed` at position `expected_size` (the size the review
+    /// was computed over), with a checkpoint signed at that size just before it and one
+    /// including it just after, nothing else in between.
+    fn seal(
+        &self,
+        expected_size: u64,
+        seal: ProposedEvent,
+        actor: &str,
+        recorded_at: Option<Timestamp>,
+    ) -> Result<SealReceipt, SealError>;
     /// Every signed checkpoint, by size.
     fn checkpoints(&self) -> Result<Vec<(u64, String)>, ReadError>;
     /// The public verifier key of the log's checkpoints.

@@ -22,8 +22,8 @@ use projections::validation::LogState;
 use super::keys;
 use super::sync::{sync_dir, Syncer};
 use super::{
-    AppendError, Appended, Log, OpenError, ProofError, ReadError, Source, BATCH_EVENTS_MAX,
-    GROUP_EVENTS_MAX, READ_EVENTS_MAX, STORE_FORMAT_CURRENT,
+    AppendError, Appended, Log, OpenError, ProofError, ReadError, SealError, SealReceipt, Source,
+    BATCH_EVENTS_MAX, GROUP_EVENTS_MAX, READ_EVENTS_MAX, STORE_FORMAT_CURRENT,
 };
 use crate::checkpoint::{Checkpoint, SigningKey};
 use crate::merkle::{self, Frontier, Hash, NodeSource};
@@ -65,6 +65,13 @@ enum Job {
     },
     Checkpoint {
         reply: Sender<Result<String, ProofError>>,
+    },
+    Seal {
+        expected_size: u64,
+        event: Box<ProposedEvent>,
+        actor: String,
+        recorded_at: Option<Timestamp>,
+        reply: Sender<Result<SealReceipt, SealError>>,
     },
 }
 
@@ -601,6 +608,28 @@ impl Log for SledLog {
             .unwrap_or_else(|_| Err(ProofError::Io("the store is closed".into())))
     }
 
+    fn seal(
+        &self,
+        expected_size: u64,
+        seal: ProposedEvent,
+        actor: &str,
+        recorded_at: Option<Timestamp>,
+    ) -> Result<SealReceipt, SealError> {
+        let (reply, rx) = crossbeam_channel::bounded(1);
+        let job = Job::Seal {
+            expected_size,
+            event: Box::new(seal),
+            actor: actor.to_string(),
+            recorded_at,
+            reply,
+        };
+        if !self.send(job) {
+            return Err(SealError::Append(AppendError::Closed));
+        }
+        rx.recv()
+            .unwrap_or(Err(SealError::Append(AppendError::Closed)))
+    }
+
     fn checkpoints(&self) -> Result<Vec<(u64, String)>, ReadError> {
         let mut out = Vec::new();
         for item in self.tree.scan_prefix([keys::CHECKPOINT]) {
@@ -695,6 +724,16 @@ impl Writer {
                         self.commit(&mut pending);
                         let _ = reply.send(self.checkpoint());
                     }
+                    Job::Seal {
+                        expected_size,
+                        event,
+                        actor,
+                        recorded_at,
+                        reply,
+                    } => {
+                        self.commit(&mut pending);
+                        let _ = reply.send(self.seal(expected_size, *event, &actor, recorded_at));
+                    }
                 }
                 if gathered < GROUP_EVENTS_MAX {
                     job = rx.try_recv().ok();
@@ -715,13 +754,7 @@ impl Writer {
         at: Option<Timestamp>,
     ) -> Result<Vec<Appended>, AppendError> {
         let recorded_at = match (self.simulated_clock, at) {
-            (false, None) => {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_micros() as i64)
-                    .unwrap_or(0);
-                Timestamp::from_micros(now).max(self.last_recorded)
-            }
+            (false, None) => super::system_now().max(self.last_recorded),
             (true, Some(t)) if t >= self.last_recorded => t,
             (true, Some(t)) => {
                 return Err(AppendError::Clock(format!(
@@ -928,6 +961,36 @@ impl Writer {
         for (reply, appended) in p.replies {
             let _ = reply.send(Ok(appended));
         }
+    }
+
+    /// Seals a review: checkpoint at the reviewed size, the `ReviewSealed`, checkpoint after.
+    fn seal(
+        &mut self,
+        expected_size: u64,
+        event: ProposedEvent,
+        actor: &str,
+        at: Option<Timestamp>,
+    ) -> Result<SealReceipt, SealError> {
+        if self.next != expected_size {
+            return Err(SealError::Moved {
+                expected: expected_size,
+                actual: self.next,
+            });
+        }
+        let checkpoint_at_review = self.checkpoint()?;
+        let mut pending = Pending::default();
+        let appended = self.stage(&mut pending, vec![event], actor, Source::Log, at)?;
+        self.commit(&mut pending);
+        if let Some(f) = &self.failed {
+            return Err(SealError::Append(AppendError::Io(f.clone())));
+        }
+        let checkpoint_with_seal = self.checkpoint()?;
+        let appended = appended.into_iter().next().expect("one event staged");
+        Ok(SealReceipt {
+            appended,
+            checkpoint_at_review,
+            checkpoint_with_seal,
+        })
     }
 
     /// Signs a checkpoint of the durable size, consistent with the last one signed.

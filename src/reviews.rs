@@ -1,0 +1,231 @@
+//! Reviews over the log: computing one over any prefix, sealing it into the log, checking a
+//! seal against the log, and bundling a sealed review for an auditor. Also the two ways of
+//! naming a prefix: a size, or an instant (every event recorded up to then).
+
+use anyhow::{anyhow, bail, Context, Result};
+use events::payload::ReviewSealed;
+use events::{Date, Id, Payload, Policy, ProposedEvent, RecordedEvent, Sha256, Timestamp};
+use projections::review::ReviewResult;
+use serde_json::{json, Value};
+
+use crate::store::{Log, SealError, SealReceipt};
+
+/// How many times sealing recomputes the review when appends keep moving the log.
+pub const SEAL_ATTEMPTS_MAX: usize = 20;
+
+/// The first `size` events of the log, checked, in memory.
+pub fn prefix(log: &dyn Log, size: u64) -> Result<Vec<RecordedEvent>> {
+    if size > log.size() {
+        bail!("size {size} is beyond the log's {} events", log.size());
+    }
+    log.read(0, size)
+        .map(|r| r.map(|r| r.event).map_err(anyhow::Error::from))
+        .collect()
+}
+
+/// The number of events recorded up to `instant` (inclusive): `recorded_at` never decreases
+/// along positions, so they are a prefix, found by binary search in O(log n) reads.
+pub fn size_at(log: &dyn Log, instant: Timestamp) -> Result<u64> {
+    let (mut lo, mut hi) = (0u64, log.size());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let rec = log
+            .read(mid, mid + 1)
+            .next()
+            .ok_or_else(|| anyhow!("record {mid} is missing"))??;
+        if rec.event.recorded_at <= instant {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
+}
+
+/// A prefix named by `--size` or `--as-of`, or the whole log.
+pub fn resolve_size(log: &dyn Log, size: Option<u64>, as_of: Option<Timestamp>) -> Result<u64> {
+    match (size, as_of) {
+        (Some(_), Some(_)) => bail!("give --size or --as-of, not both"),
+        (Some(n), None) if n > log.size() => {
+            bail!("--size {n} is beyond the log's {} events", log.size())
+        }
+        (Some(n), None) => Ok(n),
+        (None, Some(t)) => size_at(log, t),
+        (None, None) => Ok(log.size()),
+    }
+}
+
+/// The review of `[start, end]` over the first `size` events.
+pub fn compute(
+    log: &dyn Log,
+    events: &[RecordedEvent],
+    start: Date,
+    end: Date,
+    policy: Option<(String, Policy)>,
+) -> Result<ReviewResult> {
+    if start > end {
+        bail!("the period starts ({start}) after it ends ({end})");
+    }
+    let size = events.len() as u64;
+    let root = log.root(size)?;
+    Ok(projections::review::review(
+        events,
+        start,
+        end,
+        size,
+        &hex::encode(root),
+        policy,
+    ))
+}
+
+/// Computes the review of `[start, end]` over the whole log and seals it: a `ReviewSealed`
+/// appended by the log itself, with checkpoints signed at the reviewed size and after the seal.
+/// `recorded_at` is for simulated-clock stores only.
+pub fn seal(
+    log: &dyn Log,
+    review_id: &str,
+    start: Date,
+    end: Date,
+    actor: &str,
+    recorded_at: Option<Timestamp>,
+) -> Result<(ReviewResult, SealReceipt)> {
+    let review_id = Id::new(review_id).map_err(|e| anyhow!("review id: {e}"))?;
+    for _ in 0..SEAL_ATTEMPTS_MAX {
+        let size = log.size();
+        let events = prefix(log, size)?;
+        let result = compute(log, &events, start, end, None)?;
+        let occurred_on = recorded_at
+            .unwrap_or_else(crate::store::system_now)
+            .cst_date();
+        let payload = ReviewSealed {
+            review_id: review_id.clone(),
+            period_start: start,
+            period_end: end,
+            tree_size: size,
+            root: Sha256::parse_hex(&result.root).map_err(|e| anyhow!("root: {e}"))?,
+            policy_sha256: Sha256::parse_hex(&result.policy_sha256)
+                .map_err(|e| anyhow!("policy_sha256: {e}"))?,
+            result_sha256: result.result_sha256(),
+        };
+        let event = ProposedEvent {
+            occurred_on,
+            payload: Payload::ReviewSealed(payload),
+            event_id: None,
+            expected_version: Some(0),
+        };
+        match log.seal(size, event, actor, recorded_at) {
+            Ok(receipt) => return Ok((result, receipt)),
+            Err(SealError::Moved { .. }) => continue,
+            Err(e) => return Err(e).with_context(|| format!("sealing review {review_id}")),
+        }
+    }
+    bail!("the log kept growing while review {review_id} was computed ({SEAL_ATTEMPTS_MAX} attempts); try again when appends are quieter")
+}
+
+/// The `ReviewSealed` event of a review id.
+pub fn find_seal(log: &dyn Log, review_id: &str) -> Result<(RecordedEvent, ReviewSealed)> {
+    let events = log.read_stream(&format!("review/{review_id}"), 0, 1)?;
+    let ev = events
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow!("no review {review_id:?} is sealed in this log"))?;
+    match &ev.payload {
+        Payload::ReviewSealed(s) => {
+            let s = s.clone();
+            Ok((ev, s))
+        }
+        other => bail!(
+            "stream review/{review_id} starts with {}, not ReviewSealed",
+            other.event_type()
+        ),
+    }
+}
+
+/// What `review verify` checked.
+#[derive(Debug, Clone)]
+pub struct ReviewVerified {
+    /// The seal.
+    pub seal: ReviewSealed,
+    /// Its position.
+    pub position: u64,
+    /// The rebuilt result.
+    pub result: ReviewResult,
+}
+
+/// Rebuilds a sealed review from the log prefix its seal names, and checks the root, the
+/// policy hash and the result hash against the seal. Later appends do not matter.
+pub fn verify(log: &dyn Log, review_id: &str) -> Result<ReviewVerified> {
+    let (ev, seal) = find_seal(log, review_id)?;
+    if seal.tree_size > ev.position {
+        bail!(
+            "the seal at position {} names tree size {}, beyond its own position",
+            ev.position,
+            seal.tree_size
+        );
+    }
+    let events = prefix(log, seal.tree_size)?;
+    let root = log.root(seal.tree_size)?;
+    if root != seal.root.0 {
+        bail!(
+            "the log's root at size {} is {}, the seal says {}",
+            seal.tree_size,
+            hex::encode(root),
+            seal.root
+        );
+    }
+    let result = compute(log, &events, seal.period_start, seal.period_end, None)?;
+    if result.policy_sha256 != seal.policy_sha256.to_hex() {
+        bail!(
+            "the policy in force hashes to {}, the seal says {}",
+            result.policy_sha256,
+            seal.policy_sha256
+        );
+    }
+    let got = result.result_sha256();
+    if got != seal.result_sha256 {
+        bail!(
+            "the rebuilt review hashes to {got}, the seal says {}",
+            seal.result_sha256
+        );
+    }
+    Ok(ReviewVerified {
+        seal,
+        position: ev.position,
+        result,
+    })
+}
+
+/// A self-contained bundle for an auditor: the result document, the seal event (as an export
+/// line), the latest signed checkpoint, the inclusion proof of the seal in it, and the
+/// verifier key. Everything in it checks with SHA-256, Ed25519 and a JSON parser.
+pub fn bundle(log: &dyn Log, review_id: &str) -> Result<Value> {
+    let verified = verify(log, review_id)?;
+    let checkpoints = log.checkpoints()?;
+    let (size, note) = checkpoints
+        .into_iter()
+        .rev()
+        .find(|(size, _)| *size > verified.position)
+        .ok_or_else(|| {
+            anyhow!(
+                "no signed checkpoint includes the seal at position {}; run `taizhang checkpoint`",
+                verified.position
+            )
+        })?;
+    let seal_event = log
+        .read(verified.position, verified.position + 1)
+        .next()
+        .ok_or_else(|| anyhow!("seal record missing"))??
+        .event;
+    let proof = log.inclusion_proof(verified.position, size)?;
+    let result: Value = serde_json::from_str(&verified.result.to_jcs())?;
+    let seal_line: Value = serde_json::from_str(&seal_event.export_line())?;
+    Ok(json!({
+        "review_id": review_id,
+        "result": result,
+        "result_sha256": verified.result.result_sha256().to_hex(),
+        "seal": seal_line,
+        "checkpoint": note,
+        "inclusion_proof": serde_json::to_value(&proof)?,
+        "verifier_key": log.verifier_key(),
+    }))
+}
