@@ -792,7 +792,7 @@ fn review_command(
             let at = log
                 .info()
                 .simulated_clock
-                .then(|| taizhang::store::system_now());
+                .then(taizhang::store::system_now);
             let (result, receipt) = reviews::seal(&log, &id, start, end, &actor, at)?;
             print_review(out, &result)?;
             writeln!(
