@@ -463,8 +463,8 @@ fn run(cli: Cli) -> Result<()> {
             output,
         } => {
             let log = open(&cli.data)?;
-            let events = reviews::prefix(&log, reviews::resolve_size(&log, at.size, at.as_of)?)?;
-            let report = projections::ledgers::Ledgers::rebuild(&events).report(on);
+            let report =
+                reviews::ledgers(&log, reviews::resolve_size(&log, at.size, at.as_of)?)?.report(on);
             print_ledger(
                 &mut out,
                 &report,
@@ -483,8 +483,11 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("a subject is KIND/ID, e.g. village/CX-BT-LF or posting/P-2016-CX-01");
             }
             let log = open(&cli.data)?;
-            let events = reviews::prefix(&log, reviews::resolve_size(&log, at.size, at.as_of)?)?;
-            let entries = projections::timeline::Timeline::build(&events, &subject);
+            let entries = reviews::timeline(
+                &log,
+                reviews::resolve_size(&log, at.size, at.as_of)?,
+                &subject,
+            )?;
             if output.format() == render::Format::Table {
                 let names: Vec<String> = [
                     "position",
@@ -535,8 +538,11 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("--late-after-days must be 0 or more");
             }
             let log = open(&cli.data)?;
-            let events = reviews::prefix(&log, reviews::resolve_size(&log, at.size, at.as_of)?)?;
-            let views = projections::audit::audit(&events, late_after_days);
+            let views = reviews::audit(
+                &log,
+                reviews::resolve_size(&log, at.size, at.as_of)?,
+                late_after_days,
+            )?;
             let f = output.format();
             match view {
                 AuditView::Retractions => render::rows(&mut out, &views.retractions, f)?,
@@ -581,8 +587,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             PolicyCommand::Show { output } => {
                 let log = open(&cli.data)?;
-                let events = reviews::prefix(&log, log.size())?;
-                let ledgers = projections::ledgers::Ledgers::rebuild(&events);
+                let ledgers = reviews::ledgers(&log, log.size())?;
                 #[derive(serde::Serialize)]
                 struct PolicyRow {
                     policy_id: String,
@@ -598,18 +603,16 @@ fn run(cli: Cli) -> Result<()> {
                     policy_sha256: events::Policy::DEFAULT_V1.sha256().to_hex(),
                     policy: serde_json::to_value(events::Policy::DEFAULT_V1)?,
                 }];
-                for ev in &events {
-                    if let events::Payload::PolicyAdopted(p) = &ev.payload {
-                        if ledgers.retractions().counts(ev) {
-                            rows.push(PolicyRow {
-                                policy_id: p.policy_id.to_string(),
-                                effective_from: Some(p.effective_from.to_string()),
-                                adopted_at_position: Some(ev.position),
-                                policy_sha256: p.policy.sha256().to_hex(),
-                                policy: serde_json::to_value(p.policy)?,
-                            });
-                        }
-                    }
+                let mut adopted: Vec<_> = ledgers.policies.values().collect();
+                adopted.sort_by_key(|a| a.position);
+                for a in adopted {
+                    rows.push(PolicyRow {
+                        policy_id: a.value.policy_id.to_string(),
+                        effective_from: Some(a.value.effective_from.to_string()),
+                        adopted_at_position: Some(a.position),
+                        policy_sha256: a.value.policy.sha256().to_hex(),
+                        policy: serde_json::to_value(a.value.policy)?,
+                    });
                 }
                 render::rows(&mut out, &rows, output.format())?;
             }
@@ -760,7 +763,6 @@ fn review_command(
         } => {
             let log = open(data)?;
             let size = reviews::resolve_size(&log, at.size, at.as_of)?;
-            let events = reviews::prefix(&log, size)?;
             let policy = match policy {
                 Some(f) => {
                     let text = std::fs::read_to_string(&f)
@@ -775,7 +777,7 @@ fn review_command(
                 }
                 None => None,
             };
-            let result = reviews::compute(&log, &events, start, end, policy)?;
+            let result = reviews::compute(&log, size, start, end, policy)?;
             if json {
                 writeln!(out, "{}", result.to_jcs())?;
             } else {
@@ -789,10 +791,7 @@ fn review_command(
             actor,
         } => {
             let log = open(data)?;
-            let at = log
-                .info()
-                .simulated_clock
-                .then(taizhang::store::system_now);
+            let at = log.info().simulated_clock.then(taizhang::store::system_now);
             let (result, receipt) = reviews::seal(&log, &id, start, end, &actor, at)?;
             print_review(out, &result)?;
             writeln!(

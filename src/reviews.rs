@@ -5,7 +5,11 @@
 use anyhow::{anyhow, bail, Context, Result};
 use events::payload::ReviewSealed;
 use events::{Date, Id, Payload, Policy, ProposedEvent, RecordedEvent, Sha256, Timestamp};
+use projections::audit::{AuditFold, AuditViews};
+use projections::counted::Retractions;
+use projections::ledgers::Ledgers;
 use projections::review::ReviewResult;
+use projections::timeline::{Timeline, TimelineEntry};
 use serde_json::{json, Value};
 
 use crate::store::{Log, SealError, SealReceipt};
@@ -13,14 +17,68 @@ use crate::store::{Log, SealError, SealReceipt};
 /// How many times sealing recomputes the review when appends keep moving the log.
 pub const SEAL_ATTEMPTS_MAX: usize = 20;
 
-/// The first `size` events of the log, checked, in memory.
+/// The first `size` events of the log, checked, in memory (for small logs and tests; the
+/// folds below stream instead).
 pub fn prefix(log: &dyn Log, size: u64) -> Result<Vec<RecordedEvent>> {
-    if size > log.size() {
-        bail!("size {size} is beyond the log's {} events", log.size());
-    }
+    check_size(log, size)?;
     log.read(0, size)
         .map(|r| r.map(|r| r.event).map_err(anyhow::Error::from))
         .collect()
+}
+
+fn check_size(log: &dyn Log, size: u64) -> Result<()> {
+    if size > log.size() {
+        bail!("size {size} is beyond the log's {} events", log.size());
+    }
+    Ok(())
+}
+
+/// Streams the first `size` events through `f`, each checked as it is read.
+fn each(log: &dyn Log, size: u64, mut f: impl FnMut(&RecordedEvent)) -> Result<()> {
+    check_size(log, size)?;
+    for rec in log.read(0, size) {
+        f(&rec?.event);
+    }
+    Ok(())
+}
+
+/// The retractions among the first `size` events: the first pass of every rebuild.
+pub fn retractions(log: &dyn Log, size: u64) -> Result<Retractions> {
+    let mut r = Retractions::new();
+    each(log, size, |e| {
+        r.note(e);
+    })?;
+    Ok(r)
+}
+
+/// Every ledger as of the first `size` events: two streaming passes, memory bounded by the
+/// number of entities, not of events.
+pub fn ledgers(log: &dyn Log, size: u64) -> Result<Ledgers> {
+    let mut ledgers = Ledgers::new(retractions(log, size)?);
+    each(log, size, |e| {
+        // Every retraction is known beforehand: no refold is ever asked for.
+        let _ = ledgers.apply(e);
+    })?;
+    Ok(ledgers)
+}
+
+/// The audit views as of the first `size` events.
+pub fn audit(log: &dyn Log, size: u64, late_after_days: i64) -> Result<AuditViews> {
+    let r = retractions(log, size)?;
+    let mut ledgers = Ledgers::new(r.clone());
+    let mut fold = AuditFold::new(r, late_after_days);
+    each(log, size, |e| {
+        let _ = ledgers.apply(e);
+        fold.apply(e);
+    })?;
+    Ok(fold.finish(&ledgers))
+}
+
+/// A subject's timeline as of the first `size` events.
+pub fn timeline(log: &dyn Log, size: u64, subject: &str) -> Result<Vec<TimelineEntry>> {
+    let mut t = Timeline::new(subject, retractions(log, size)?);
+    each(log, size, |e| t.apply(e))?;
+    Ok(t.finish())
 }
 
 /// The number of events recorded up to `instant` (inclusive): `recorded_at` never decreases
@@ -58,7 +116,7 @@ pub fn resolve_size(log: &dyn Log, size: Option<u64>, as_of: Option<Timestamp>) 
 /// The review of `[start, end]` over the first `size` events.
 pub fn compute(
     log: &dyn Log,
-    events: &[RecordedEvent],
+    size: u64,
     start: Date,
     end: Date,
     policy: Option<(String, Policy)>,
@@ -66,10 +124,10 @@ pub fn compute(
     if start > end {
         bail!("the period starts ({start}) after it ends ({end})");
     }
-    let size = events.len() as u64;
+    let folded = ledgers(log, size)?;
     let root = log.root(size)?;
-    Ok(projections::review::review(
-        events,
+    Ok(projections::review::review_of(
+        &folded,
         start,
         end,
         size,
@@ -92,8 +150,7 @@ pub fn seal(
     let review_id = Id::new(review_id).map_err(|e| anyhow!("review id: {e}"))?;
     for _ in 0..SEAL_ATTEMPTS_MAX {
         let size = log.size();
-        let events = prefix(log, size)?;
-        let result = compute(log, &events, start, end, None)?;
+        let result = compute(log, size, start, end, None)?;
         let occurred_on = recorded_at
             .unwrap_or_else(crate::store::system_now)
             .cst_date();
@@ -163,7 +220,6 @@ pub fn verify(log: &dyn Log, review_id: &str) -> Result<ReviewVerified> {
             seal.tree_size
         );
     }
-    let events = prefix(log, seal.tree_size)?;
     let root = log.root(seal.tree_size)?;
     if root != seal.root.0 {
         bail!(
@@ -173,7 +229,13 @@ pub fn verify(log: &dyn Log, review_id: &str) -> Result<ReviewVerified> {
             seal.root
         );
     }
-    let result = compute(log, &events, seal.period_start, seal.period_end, None)?;
+    let result = compute(
+        log,
+        seal.tree_size,
+        seal.period_start,
+        seal.period_end,
+        None,
+    )?;
     if result.policy_sha256 != seal.policy_sha256.to_hex() {
         bail!(
             "the policy in force hashes to {}, the seal says {}",
