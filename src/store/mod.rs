@@ -10,7 +10,9 @@
 
 mod keys;
 mod sled_log;
+pub mod stats;
 mod sync;
+pub mod tokens;
 
 use std::path::PathBuf;
 

@@ -20,6 +20,7 @@ use events::{EventId, Payload, ProposedEvent, RecordedEvent, Timestamp, SCHEMA_C
 use projections::validation::LogState;
 
 use super::keys;
+use super::stats::Observers;
 use super::sync::{sync_dir, Syncer};
 use super::{
     AppendError, Appended, Log, OpenError, ProofError, ReadError, SealError, SealReceipt, Source,
@@ -53,6 +54,8 @@ pub struct SledLog {
     writer: Mutex<Option<JoinHandle<()>>>,
     info: StoreInfo,
     verifier: String,
+    /// Counters and the durable size, published by the writer (see `stats`).
+    observers: Arc<Observers>,
 }
 
 enum Job {
@@ -297,6 +300,7 @@ impl SledLog {
 
         let syncer = Syncer::new(&dir.join(SLED_DIR)).map_err(|e| io_err(dir, e))?;
         let durable = Arc::new(AtomicU64::new(size));
+        let observers = Arc::new(Observers::new(size));
         let (tx, rx) = crossbeam_channel::unbounded();
         let writer = Writer {
             db,
@@ -313,6 +317,7 @@ impl SledLog {
             origin: origin.clone(),
             last_checkpoint,
             failed: None,
+            observers: observers.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("taizhang-writer".into())
@@ -331,7 +336,19 @@ impl SledLog {
                 size,
             },
             verifier: verifier_key,
+            observers,
         })
+    }
+
+    /// The writer's counters and the durable size as it grows (for a server's metrics and
+    /// live subscriptions).
+    pub fn observers(&self) -> &Arc<Observers> {
+        &self.observers
+    }
+
+    /// Jobs waiting for the writer: appends, checkpoints and seals sent but not yet taken.
+    pub fn queue_depth(&self) -> usize {
+        self.jobs.lock().expect("jobs lock").as_ref().map_or(0, |tx| tx.len())
     }
 
     /// What the store said of itself when opened.
@@ -678,6 +695,7 @@ struct Writer {
     last_checkpoint: Option<(u64, Hash)>,
     /// Set once a write or sync failed: nothing more is accepted.
     failed: Option<String>,
+    observers: Arc<Observers>,
 }
 
 /// Where the writer answers one append.
@@ -943,6 +961,7 @@ impl Writer {
     fn commit(&mut self, pending: &mut Pending) {
         let p = std::mem::take(pending);
         if p.events > 0 {
+            let started = std::time::Instant::now();
             let result = self
                 .tree
                 .apply_batch(p.batch)
@@ -957,6 +976,9 @@ impl Writer {
                 return;
             }
             self.durable.store(self.next, Ordering::Release);
+            let micros = started.elapsed().as_micros() as u64;
+            let batches = p.replies.len() as u64;
+            self.observers.committed(self.next, batches, p.events, micros);
         }
         for (reply, appended) in p.replies {
             let _ = reply.send(Ok(appended));
