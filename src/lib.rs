@@ -6,9 +6,12 @@
 #![deny(missing_docs)]
 
 pub mod bench;
+pub mod bench_http;
 pub mod checkpoint;
+pub mod client;
 pub mod merkle;
 pub mod ops;
 pub mod render;
 pub mod reviews;
+pub mod server;
 pub mod store;

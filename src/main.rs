@@ -23,8 +23,25 @@ struct Cli {
         default_value = "./taizhang-data"
     )]
     data: PathBuf,
+    #[command(flatten)]
+    remote: Remote,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Where a command sends its work: the local store, or a server.
+#[derive(clap::Args, Clone)]
+struct Remote {
+    /// Send the command to this server (e.g. http://127.0.0.1:7411) instead of opening the store.
+    #[arg(long, global = true, env = "TAIZHANG_SERVER")]
+    server: Option<String>,
+    /// The bearer token for --server (made with `taizhang token add`).
+    #[arg(long, global = true, env = "TAIZHANG_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Where `verify --server` keeps the last checkpoint it verified, per origin
+    /// (default ~/.config/taizhang/trust).
+    #[arg(long, global = true, env = "TAIZHANG_TRUST_DIR")]
+    trust_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -137,8 +154,21 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Serve the store over HTTP (see README, "Running a server").
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:7411")]
+        listen: std::net::SocketAddr,
+    },
+    /// Manage the server's bearer tokens (works while a server runs).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Measure appends, reads, verification, proofs and size on fresh temporary stores.
     Bench {
+        #[command(subcommand)]
+        target: Option<BenchTarget>,
         /// Events per batched measurement.
         #[arg(long, default_value_t = 20_000)]
         events: u64,
@@ -282,6 +312,42 @@ enum PolicyCommand {
 }
 
 #[derive(Subcommand)]
+enum TokenCommand {
+    /// Make a token and print it (once: only its hash is kept).
+    Add {
+        /// Its name: the actor of every event it appends.
+        #[arg(long)]
+        name: String,
+        /// recorder, inspector, reviewer, auditor or admin.
+        #[arg(long)]
+        role: taizhang::store::tokens::Role,
+        /// For a recorder: a village it may record for (repeat; none: every village).
+        #[arg(long = "village")]
+        villages: Vec<String>,
+    },
+    /// List the tokens (names, roles, villages; never the tokens).
+    List,
+    /// Revoke a token: a running server refuses it from its next request on.
+    Revoke {
+        /// Its name.
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchTarget {
+    /// Appends over HTTP to a server on loopback that the bench starts itself.
+    Http {
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Seconds per measurement (single-event, then 100-event requests).
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+}
+
+#[derive(Subcommand)]
 enum ProveCommand {
     /// Proof that the event at INDEX is in the tree of size N.
     Inclusion {
@@ -311,8 +377,91 @@ fn main() {
     }
 }
 
-fn open(data: &std::path::Path) -> Result<SledLog> {
+fn open_local(data: &std::path::Path) -> Result<SledLog> {
     Ok(SledLog::open(data)?)
+}
+
+/// The log a command works on, chosen once: the local store or a server.
+enum Backend {
+    Local(SledLog),
+    Remote(taizhang::client::RemoteLog),
+}
+
+impl std::ops::Deref for Backend {
+    type Target = dyn Log;
+    fn deref(&self) -> &(dyn Log + 'static) {
+        match self {
+            Backend::Local(l) => l,
+            Backend::Remote(r) => r,
+        }
+    }
+}
+
+impl Backend {
+    fn simulated_clock(&self) -> bool {
+        match self {
+            Backend::Local(l) => l.info().simulated_clock,
+            Backend::Remote(r) => r.info().simulated_clock,
+        }
+    }
+}
+
+fn open(data: &std::path::Path, remote: &Remote) -> Result<Backend> {
+    match &remote.server {
+        None => Ok(Backend::Local(open_local(data)?)),
+        Some(url) => {
+            let token = remote
+                .token
+                .as_deref()
+                .context("--server needs --token (or $TAIZHANG_TOKEN)")?;
+            Ok(Backend::Remote(
+                taizhang::client::RemoteLog::connect(url, token)
+                    .with_context(|| format!("connecting to {url}"))?,
+            ))
+        }
+    }
+}
+
+/// Runs `taizhang serve` until SIGTERM or Ctrl-C, then closes the store.
+fn serve(data: &std::path::Path, listen: std::net::SocketAddr, out: &mut dyn Write) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TAIZHANG_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let log = std::sync::Arc::new(open_local(data)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        writeln!(out, "listening on {}", listener.local_addr()?)?;
+        out.flush()?;
+        let server = taizhang::server::Server::new(log.clone(), Default::default())?;
+        server.serve(listener, shutdown_signal()).await?;
+        anyhow::Ok(())
+    })?;
+    // Every accepted append was answered before serve returned; close finishes the writer.
+    log.close();
+    tracing::info!(
+        size = log.size(),
+        "stopped; every acknowledged append is durable"
+    );
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
 }
 
 fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
@@ -350,7 +499,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
             let events = ops::parse_append(&text)?;
-            let log = open(&cli.data)?;
+            let log = open(&cli.data, &cli.remote)?;
             let appended = log.append(events, &actor, taizhang::store::Source::Client, None)?;
             for a in &appended {
                 if json {
@@ -379,9 +528,9 @@ fn run(cli: Cli) -> Result<()> {
                     format!("{} was not imported, nothing was appended", file.display())
                 })?;
             bar.finish_and_clear();
-            let log = open(&cli.data)?;
+            let log = open(&cli.data, &cli.remote)?;
             let n = parsed.events.len();
-            let appended = ops::import(&log, parsed, &actor).with_context(|| {
+            let appended = ops::import(&*log, parsed, &actor).with_context(|| {
                 format!("{} was not imported, nothing was appended", file.display())
             })?;
             let new: Vec<u64> = appended
@@ -395,12 +544,12 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Export { size } => {
-            let log = open(&cli.data)?;
+            let log = open(&cli.data, &cli.remote)?;
             let size = size.unwrap_or(log.size());
             if size > log.size() {
                 bail!("--size {size} is beyond the log's {} events", log.size());
             }
-            ops::export(&log, size, &mut out)?;
+            ops::export(&*log, size, &mut out)?;
         }
         Command::Log {
             stream,
@@ -408,7 +557,7 @@ fn run(cli: Cli) -> Result<()> {
             limit,
             json,
         } => {
-            let log = open(&cli.data)?;
+            let log = open(&cli.data, &cli.remote)?;
             let events: Vec<events::RecordedEvent> = match stream {
                 Some(s) => log.read_stream(&s, from, limit)?,
                 None => log
@@ -435,15 +584,15 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Checkpoint => {
-            let log = open(&cli.data)?;
+            let log = open(&cli.data, &cli.remote)?;
             write!(out, "{}", log.sign_checkpoint()?)?;
         }
         Command::Key => {
-            let log = open(&cli.data)?;
+            let log = open(&cli.data, &cli.remote)?;
             writeln!(out, "{}", log.verifier_key())?;
         }
         Command::Prove { proof } => {
-            let log = open(&cli.data)?;
+            let log = open(&cli.data, &cli.remote)?;
             let json = match proof {
                 ProveCommand::Inclusion { index, size } => {
                     serde_json::to_string(&log.inclusion_proof(index, size.unwrap_or(log.size()))?)?
@@ -462,9 +611,9 @@ fn run(cli: Cli) -> Result<()> {
             on,
             output,
         } => {
-            let log = open(&cli.data)?;
-            let report =
-                reviews::ledgers(&log, reviews::resolve_size(&log, at.size, at.as_of)?)?.report(on);
+            let log = open(&cli.data, &cli.remote)?;
+            let report = reviews::ledgers(&*log, reviews::resolve_size(&*log, at.size, at.as_of)?)?
+                .report(on);
             print_ledger(
                 &mut out,
                 &report,
@@ -482,10 +631,10 @@ fn run(cli: Cli) -> Result<()> {
             if !subject.contains('/') {
                 bail!("a subject is KIND/ID, e.g. village/CX-BT-LF or posting/P-2016-CX-01");
             }
-            let log = open(&cli.data)?;
+            let log = open(&cli.data, &cli.remote)?;
             let entries = reviews::timeline(
-                &log,
-                reviews::resolve_size(&log, at.size, at.as_of)?,
+                &*log,
+                reviews::resolve_size(&*log, at.size, at.as_of)?,
                 &subject,
             )?;
             if output.format() == render::Format::Table {
@@ -537,10 +686,10 @@ fn run(cli: Cli) -> Result<()> {
             if late_after_days < 0 {
                 bail!("--late-after-days must be 0 or more");
             }
-            let log = open(&cli.data)?;
+            let log = open(&cli.data, &cli.remote)?;
             let views = reviews::audit(
-                &log,
-                reviews::resolve_size(&log, at.size, at.as_of)?,
+                &*log,
+                reviews::resolve_size(&*log, at.size, at.as_of)?,
                 late_after_days,
             )?;
             let f = output.format();
@@ -554,7 +703,47 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Review { command } => review_command(&cli.data, &mut out, command)?,
+        Command::Review { command } => review_command(&cli.data, &cli.remote, &mut out, command)?,
+        Command::Serve { listen } => serve(&cli.data, listen, &mut out)?,
+        Command::Token { command } => {
+            use taizhang::store::tokens;
+            match command {
+                TokenCommand::Add {
+                    name,
+                    role,
+                    villages,
+                } => {
+                    let token = tokens::add(&cli.data, &name, role, &villages)?;
+                    writeln!(out, "{token}")?;
+                    eprintln!("token {name} ({role}) made; it is shown only now: keep it");
+                }
+                TokenCommand::List => {
+                    #[derive(serde::Serialize)]
+                    struct Row<'a> {
+                        name: &'a str,
+                        role: &'a str,
+                        villages: String,
+                        created_at: &'a str,
+                    }
+                    let t = tokens::load(&cli.data)?;
+                    let rows: Vec<Row> = t
+                        .entries()
+                        .iter()
+                        .map(|e| Row {
+                            name: &e.name,
+                            role: e.role.as_str(),
+                            villages: e.villages.iter().cloned().collect::<Vec<_>>().join(" "),
+                            created_at: &e.created_at,
+                        })
+                        .collect();
+                    render::rows(&mut out, &rows, render::Format::Table)?;
+                }
+                TokenCommand::Revoke { name } => {
+                    tokens::revoke(&cli.data, &name)?;
+                    writeln!(out, "token {name} revoked")?;
+                }
+            }
+        }
         Command::Policy { command } => match command {
             PolicyCommand::Adopt {
                 file,
@@ -568,7 +757,7 @@ fn run(cli: Cli) -> Result<()> {
                     .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
                 let policy_id =
                     events::Id::new(id.as_str()).map_err(|e| anyhow::anyhow!("--id: {e}"))?;
-                let log = open(&cli.data)?;
+                let log = open(&cli.data, &cli.remote)?;
                 let payload = events::Payload::PolicyAdopted(events::payload::PolicyAdopted {
                     policy_id,
                     effective_from,
@@ -586,8 +775,8 @@ fn run(cli: Cli) -> Result<()> {
                 writeln!(out, "policy {id} adopted at position {}, effective from {effective_from}, sha256 {}", a[0].position, policy.sha256())?;
             }
             PolicyCommand::Show { output } => {
-                let log = open(&cli.data)?;
-                let ledgers = reviews::ledgers(&log, log.size())?;
+                let log = open(&cli.data, &cli.remote)?;
+                let ledgers = reviews::ledgers(&*log, log.size())?;
                 #[derive(serde::Serialize)]
                 struct PolicyRow {
                     policy_id: String,
@@ -617,13 +806,46 @@ fn run(cli: Cli) -> Result<()> {
                 render::rows(&mut out, &rows, output.format())?;
             }
         },
-        Command::Bench { events, runs } => {
+        Command::Bench {
+            target: None,
+            events,
+            runs,
+        } => {
             taizhang::bench::run(&taizhang::bench::BenchConfig { events, runs }, &mut out)?;
         }
+        Command::Bench {
+            target: Some(BenchTarget::Http { clients, seconds }),
+            ..
+        } => {
+            taizhang::bench_http::run(clients, std::time::Duration::from_secs(seconds), &mut out)?;
+        }
         Command::Verify => {
-            let log = open(&cli.data).context("verify failed")?;
+            let log = open(&cli.data, &cli.remote).context("verify failed")?;
             let bar = progress_bar(log.size(), "verifying");
-            let v = ops::verify(&log, |p| bar.set_position(p)).context("verify failed")?;
+            let v = match &log {
+                Backend::Local(l) => {
+                    ops::verify(l, |p| bar.set_position(p)).context("verify failed")?
+                }
+                Backend::Remote(r) => {
+                    let dir = cli
+                        .remote
+                        .trust_dir
+                        .clone()
+                        .or_else(taizhang::client::default_trust_dir)
+                        .context(
+                            "no --trust-dir and no home directory to keep verified checkpoints in",
+                        )?;
+                    let (v, trust) =
+                        taizhang::client::verify_remote(r, &dir, |p| bar.set_position(p))
+                            .context("verify failed")?;
+                    match trust {
+                        taizhang::client::TrustReport::FirstUse { size, file } => eprintln!("first verification of {}: its checkpoint at size {size} is now trusted ({})", r.origin(), file.display()),
+                        taizhang::client::TrustReport::Consistent { from, to } => eprintln!("the checkpoint at size {to} is consistent with the one verified before at size {from}"),
+                        taizhang::client::TrustReport::NoCheckpoint => eprintln!("the server has signed no checkpoint yet: nothing kept to check it against next time"),
+                    }
+                    v
+                }
+            };
             bar.finish_and_clear();
             writeln!(
                 out,
@@ -750,6 +972,7 @@ fn points(bp: Option<u64>) -> String {
 
 fn review_command(
     data: &std::path::Path,
+    remote: &Remote,
     out: &mut dyn Write,
     command: ReviewCommand,
 ) -> Result<()> {
@@ -761,8 +984,8 @@ fn review_command(
             policy,
             json,
         } => {
-            let log = open(data)?;
-            let size = reviews::resolve_size(&log, at.size, at.as_of)?;
+            let log = open(data, remote)?;
+            let size = reviews::resolve_size(&*log, at.size, at.as_of)?;
             let policy = match policy {
                 Some(f) => {
                     let text = std::fs::read_to_string(&f)
@@ -777,7 +1000,7 @@ fn review_command(
                 }
                 None => None,
             };
-            let result = reviews::compute(&log, size, start, end, policy)?;
+            let result = reviews::compute(&*log, size, start, end, policy)?;
             if json {
                 writeln!(out, "{}", result.to_jcs())?;
             } else {
@@ -790,28 +1013,63 @@ fn review_command(
             id,
             actor,
         } => {
-            let log = open(data)?;
-            let at = log.info().simulated_clock.then(taizhang::store::system_now);
-            let (result, receipt) = reviews::seal(&log, &id, start, end, &actor, at)?;
+            let log = open(data, remote)?;
+            let (result, position, checkpoint) = match &log {
+                Backend::Local(l) => {
+                    let at = log.simulated_clock().then(taizhang::store::system_now);
+                    let (result, receipt) = reviews::seal(l, &id, start, end, &actor, at)?;
+                    (
+                        result,
+                        receipt.appended.position,
+                        receipt.checkpoint_with_seal,
+                    )
+                }
+                Backend::Remote(r) => {
+                    // The server seals; this client rebuilds the review it sealed from the
+                    // log and checks the hash before printing it.
+                    let answer = r.seal_review(&id, start, end)?;
+                    let size = answer["tree_size"]
+                        .as_u64()
+                        .context("the server's answer lacks tree_size")?;
+                    let after = open(data, remote)?;
+                    let result = reviews::compute(&*after, size, start, end, None)?;
+                    if answer["result_sha256"].as_str()
+                        != Some(result.result_sha256().to_hex().as_str())
+                    {
+                        bail!(
+                            "the server sealed a review hashing to {}, this client rebuilds {}",
+                            answer["result_sha256"],
+                            result.result_sha256()
+                        );
+                    }
+                    let position = answer["position"]
+                        .as_u64()
+                        .context("the server's answer lacks position")?;
+                    let note = answer["checkpoint"]
+                        .as_str()
+                        .context("the server's answer lacks checkpoint")?
+                        .to_string();
+                    (result, position, note)
+                }
+            };
             print_review(out, &result)?;
             writeln!(
                 out,
-                "\nsealed review {id} at position {}: tree size {}, result sha256 {}",
-                receipt.appended.position,
+                "\nsealed review {id} at position {position}: tree size {}, result sha256 {}",
                 result.tree_size,
                 result.result_sha256()
             )?;
-            write!(out, "{}", receipt.checkpoint_with_seal)?;
+            write!(out, "{checkpoint}")?;
         }
         ReviewCommand::Verify { id } => {
-            let log = open(data)?;
-            let v = reviews::verify(&log, &id)
+            let log = open(data, remote)?;
+            let v = reviews::verify(&*log, &id)
                 .with_context(|| format!("review {id} does not verify"))?;
             writeln!(out, "ok: review {id} rebuilt from the first {} events matches its seal at position {} (result sha256 {})", v.seal.tree_size, v.position, v.seal.result_sha256)?;
         }
         ReviewCommand::Bundle { id } => {
-            let log = open(data)?;
-            let b = reviews::bundle(&log, &id)?;
+            let log = open(data, remote)?;
+            let b = reviews::bundle(&*log, &id)?;
             writeln!(out, "{}", serde_json::to_string_pretty(&b)?)?;
         }
     }

@@ -118,6 +118,10 @@ pub enum AppendError {
     /// The store is closed.
     #[error("the store is closed")]
     Closed,
+    /// A log behind a server (`client::RemoteLog`) could not be reached or answered an error
+    /// that is none of the above; the message is the server's.
+    #[error("{0}")]
+    Remote(String),
 }
 
 /// Why a read failed.
@@ -144,6 +148,9 @@ pub enum ReadError {
     /// The disk or sled failed.
     #[error("storage error: {0}")]
     Io(String),
+    /// A log behind a server could not be reached or refused the read; the server's message.
+    #[error("{0}")]
+    Remote(String),
 }
 
 /// Why opening or creating a store failed.
@@ -204,6 +211,9 @@ pub enum ProofError {
     /// The disk failed while storing a checkpoint.
     #[error("storage error: {0}")]
     Io(String),
+    /// A log behind a server could not be reached or refused; the server's message.
+    #[error("{0}")]
+    Remote(String),
 }
 
 /// What sealing a review wrote: the `ReviewSealed` event and the checkpoints around it.

@@ -348,7 +348,11 @@ impl SledLog {
 
     /// Jobs waiting for the writer: appends, checkpoints and seals sent but not yet taken.
     pub fn queue_depth(&self) -> usize {
-        self.jobs.lock().expect("jobs lock").as_ref().map_or(0, |tx| tx.len())
+        self.jobs
+            .lock()
+            .expect("jobs lock")
+            .as_ref()
+            .map_or(0, |tx| tx.len())
     }
 
     /// What the store said of itself when opened.
@@ -978,7 +982,8 @@ impl Writer {
             self.durable.store(self.next, Ordering::Release);
             let micros = started.elapsed().as_micros() as u64;
             let batches = p.replies.len() as u64;
-            self.observers.committed(self.next, batches, p.events, micros);
+            self.observers
+                .committed(self.next, batches, p.events, micros);
         }
         for (reply, appended) in p.replies {
             let _ = reply.send(Ok(appended));

@@ -239,7 +239,8 @@ pub fn add(dir: &Path, name: &str, role: Role, villages: &[String]) -> Result<St
         )));
     }
     for v in villages {
-        events::Id::new(v.as_str()).map_err(|e| TokenError::Invalid(format!("--village {v:?}: {e}")))?;
+        events::Id::new(v.as_str())
+            .map_err(|e| TokenError::Invalid(format!("--village {v:?}: {e}")))?;
     }
     let token = {
         use rand::RngCore;
@@ -327,7 +328,8 @@ impl<'a> Flock<'a> {
         use std::os::fd::AsRawFd;
         let rc = loop {
             let rc = flock(f.as_raw_fd(), libc::LOCK_EX);
-            if rc == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            if rc == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
+            {
                 break rc;
             }
         };
