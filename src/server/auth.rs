@@ -253,15 +253,17 @@ pub fn check_batch(
         }
         match villages.of(index)? {
             Some(v) if who.villages.iter().any(|x| *x == v) => {}
-            Some(v) => return Err(ApiError::forbidden(
-                "recorder.villages",
-                format!(
+            Some(v) => {
+                return Err(ApiError::forbidden(
+                    "recorder.villages",
+                    format!(
                     "event {index}: token {} records for {} only, this event is for village {v}",
                     who.name,
                     who.villages.join(", ")
                 ),
-            )
-            .index(index)),
+                )
+                .index(index))
+            }
             None => {
                 // Refused rather than let through: an entity made concurrently in another
                 // village must not become writable by this recorder.
