@@ -123,6 +123,14 @@ impl Fixture {
     }
 }
 
+/// Method, URI, body, and the roles allowed (`None`: public).
+type Case = (
+    &'static str,
+    String,
+    Option<String>,
+    Option<Vec<&'static str>>,
+);
+
 const ROLES: &[&str] = &["rec", "insp", "rev", "aud", "adm"];
 const READERS: &[&str] = &["insp", "rev", "aud"];
 
@@ -131,7 +139,7 @@ async fn every_route_with_every_role() {
     let f = fixture(Limits::default());
     let id = f.example_ids[3].clone();
     // (method, uri, body, roles allowed; None: public)
-    let mut cases: Vec<(&str, String, Option<String>, Option<Vec<&str>>)> = vec![
+    let mut cases: Vec<Case> = vec![
         ("GET", "/healthz".into(), None, None),
         ("GET", "/v1/openapi.json".into(), None, None),
         ("GET", "/metrics".into(), None, Some(vec!["adm"])),

@@ -252,7 +252,7 @@ pub fn check_batch(
             continue;
         }
         match villages.of(index)? {
-            Some(v) if who.villages.iter().any(|x| *x == v) => {}
+            Some(v) if who.villages.contains(&v) => {}
             Some(v) => {
                 return Err(ApiError::forbidden(
                     "recorder.villages",

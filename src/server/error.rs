@@ -23,8 +23,9 @@ pub struct ApiError {
     pub index: Option<usize>,
     /// For 401/403: the rule that refused.
     pub rule: Option<&'static str>,
-    /// Variant-specific details (enough for a client to rebuild the library's error).
-    pub detail: Option<Value>,
+    /// Variant-specific details (enough for a client to rebuild the library's error); boxed
+    /// to keep the error small on the success path.
+    pub detail: Option<Box<Value>>,
 }
 
 /// The response extension that tells the metrics layer why a request was refused.
@@ -105,7 +106,7 @@ impl ApiError {
             e["rule"] = json!(rule);
         }
         if let Some(d) = &self.detail {
-            e["detail"] = d.clone();
+            e["detail"] = (**d).clone();
         }
         json!({ "error": e })
     }
@@ -151,7 +152,9 @@ impl From<AppendError> for ApiError {
             } => {
                 err.index = Some(index);
                 err.field = Some(field);
-                err.detail = Some(json!({"event_type": event_type.as_str(), "reason": reason}));
+                err.detail = Some(Box::new(
+                    json!({"event_type": event_type.as_str(), "reason": reason}),
+                ));
             }
             AppendError::VersionConflict {
                 index,
@@ -161,17 +164,20 @@ impl From<AppendError> for ApiError {
             } => {
                 err.index = Some(index);
                 err.field = Some("expected_version".into());
-                err.detail =
-                    Some(json!({"stream": stream, "expected": expected, "actual": actual}));
+                err.detail = Some(Box::new(
+                    json!({"stream": stream, "expected": expected, "actual": actual}),
+                ));
             }
             AppendError::EventIdConflict { index, event_id } => {
                 err.index = Some(index);
                 err.field = Some("event_id".into());
-                err.detail = Some(json!({"event_id": event_id.to_string()}));
+                err.detail = Some(Box::new(json!({"event_id": event_id.to_string()})));
             }
-            AppendError::BatchSize { events } => err.detail = Some(json!({"events": events})),
+            AppendError::BatchSize { events } => {
+                err.detail = Some(Box::new(json!({"events": events})))
+            }
             AppendError::Clock(reason) | AppendError::Io(reason) => {
-                err.detail = Some(json!({"reason": reason}))
+                err.detail = Some(Box::new(json!({"reason": reason})))
             }
             _ => {}
         }
