@@ -143,8 +143,8 @@ fn a_flipped_byte_anywhere_in_a_record_is_named_by_its_position() {
             .path(pristine.join("sled"))
             .open()
             .unwrap();
-        let len = get(&db.open_tree("log").unwrap(), &log_key(7)).len();
-        len
+        let tree = db.open_tree("log").unwrap();
+        get(&tree, &log_key(7)).len()
     };
     // Record layout (docs/decisions/0001-record-codec.md): format byte, the leaf hash at
     // 1..33, the bincode body, the CRC-32 in the last 4 bytes.
