@@ -327,6 +327,30 @@ fn an_altered_checkpoint_note_is_refused() {
     }
 }
 
+#[test]
+fn a_removed_event_id_index_entry_is_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pristine = pristine(tmp.path());
+    // The `I` index (event id → position) is what `event(id)` and the idempotency of a retry
+    // read. With the entry of position 10 gone, the log answers that the event does not exist,
+    // and a client's retry of it is refused ("already in the log") instead of acknowledged —
+    // while nothing is wrong with the records or the tree. Verify must notice that the index
+    // disagrees with the records.
+    let data = damaged(&pristine, "id-index", |tree| {
+        let id = stored(tree, 10).event.event_id;
+        let mut key = vec![b'I'];
+        key.extend_from_slice(id.0.as_bytes());
+        tree.remove(key).unwrap().unwrap();
+    });
+    let out = run(&data, &["verify"], None);
+    assert!(
+        !out.status.success(),
+        "verify passed on a store whose id index lost the entry of position 10: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("ok:"));
+}
+
 /// The damage helpers themselves must not damage: a copy changed by nothing still verifies
 /// (otherwise every case above could be failing for the copy's sake).
 #[test]
