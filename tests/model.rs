@@ -605,20 +605,9 @@ fn run_case(dir: &Path, ops: Vec<Op>) {
                         model.commit(batch, appended);
                     }
                     (Err(e), Err(x)) => {
-                        // The store checks ids and expected versions of the whole batch before
-                        // the domain rules (`a_refused_batch_names_its_first_refused_event`
-                        // below shows it, failing): when the model's first refusal is a domain
-                        // one, accept a conflict the store found at a later event.
-                        let later_conflict = matches!(
-                            (e, x),
-                            (
-                                AppendError::VersionConflict { index: j, .. }
-                                    | AppendError::EventIdConflict { index: j, .. },
-                                AppendError::Refused { index: i, .. },
-                            ) if j > i
-                        );
+                        // Events are judged one after another: the first fault is reported.
                         assert!(
-                            same_refusal(e, x) || later_conflict,
+                            same_refusal(e, x),
                             "store: {e:?}\nmodel: {x:?}\nbatch: {batch:?}"
                         );
                         assert_eq!(l.size(), size_before, "a refused batch wrote something");

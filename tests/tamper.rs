@@ -294,6 +294,8 @@ fn an_altered_inner_tree_node_is_found() {
         String::from_utf8_lossy(&out.stdout)
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("ok:"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("tree node level 1 index 0 (over positions 0..=1)"), "{err}");
 }
 
 #[test]
@@ -349,6 +351,8 @@ fn a_removed_event_id_index_entry_is_found() {
         String::from_utf8_lossy(&out.stdout)
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("ok:"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("position 10: the event-id index"), "{err}");
 }
 
 /// The damage helpers themselves must not damage: a copy changed by nothing still verifies

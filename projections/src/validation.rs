@@ -290,6 +290,27 @@ impl LogState {
         Ok(())
     }
 
+    /// Checks a batch exactly as [`LogState::apply_batch`] does, and leaves the state as it
+    /// was whatever the answer: for a store that must know whether earlier events of a batch
+    /// would be refused before it reports a later event's other fault.
+    pub fn check_batch(&mut self, batch: &[RecordedEvent]) -> Result<(), (usize, Refusal)> {
+        let mut journal = Journal {
+            enabled: true,
+            entries_len: self.entries.len(),
+            global_anomalies_len: self.global_anomalies.len(),
+            ..Journal::default()
+        };
+        let mut result = Ok(());
+        for (i, event) in batch.iter().enumerate() {
+            if let Err(refusal) = self.admit(event, true, &mut journal) {
+                result = Err((i, refusal));
+                break;
+            }
+        }
+        self.undo(journal);
+        result
+    }
+
     /// Applies an event already in the log (when rebuilding at open). Never fails: an event
     /// that would now be refused is recorded as an anomaly and ignored where it cannot apply.
     pub fn replay(&mut self, event: &RecordedEvent) {

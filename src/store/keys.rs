@@ -73,3 +73,20 @@ pub fn checkpoint(size: u64) -> [u8; 9] {
 pub fn u64_value(v: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(v.try_into().ok()?))
 }
+
+/// (stream, version) of a stream index key.
+pub fn parse_stream(key: &[u8]) -> Option<(&str, u64)> {
+    if key.len() < 10 || key[0] != STREAM || key[key.len() - 9] != 0 {
+        return None;
+    }
+    let stream = std::str::from_utf8(&key[1..key.len() - 9]).ok()?;
+    Some((stream, u64_value(&key[key.len() - 8..])?))
+}
+
+/// (level, index) of a tree node key.
+pub fn parse_node(key: &[u8]) -> Option<(u8, u64)> {
+    if key.len() != 10 || key[0] != NODE {
+        return None;
+    }
+    Some((key[1], u64_value(&key[2..])?))
+}
