@@ -255,6 +255,9 @@ pub fn verify(log: &dyn Log, mut progress: impl FnMut(u64)) -> Result<Verified, 
         }
         implied.ids.add_id(&ev.event_id, p);
         implied.streams.add_stream(&ev.stream, ev.stream_version, p);
+        if let events::Payload::Retracted(r) = &ev.payload {
+            implied.retractions.add_retraction(p, &r.target_event_id);
+        }
         let v = streams.entry(ev.stream.clone()).or_insert(0);
         if ev.stream_version != *v {
             return Err(VerifyFailure(format!(
@@ -334,11 +337,25 @@ fn locate_derived_damage(
         if stored.streams != implied.streams {
             match log.read_stream(&ev.stream, ev.stream_version, 1) {
                 Ok(found) if found.first().is_some_and(|f| f.position == p) => {}
-                Ok(_) => return VerifyFailure(format!(
+                Ok(_) => {
+                    return VerifyFailure(format!(
                     "position {p}: the stream index does not lead to this event ({} version {})",
                     ev.stream, ev.stream_version
-                )),
+                ))
+                }
                 Err(e) => return VerifyFailure(format!("position {p}: the stream index: {e}")),
+            }
+        }
+        if stored.retractions != implied.retractions {
+            if let events::Payload::Retracted(_) = &ev.payload {
+                let listed = log
+                    .retractions(p + 1)
+                    .map(|r| r.last().is_some_and(|l| l.position == p));
+                if !matches!(listed, Ok(true)) {
+                    return VerifyFailure(format!(
+                        "position {p}: the retraction index does not list this retraction"
+                    ));
+                }
             }
         }
         for (level, index, hash) in frontier.push(rec.leaf_sha256.0) {
@@ -356,6 +373,10 @@ fn locate_derived_damage(
         (stored.ids != implied.ids, "event-id index"),
         (stored.streams != implied.streams, "stream index"),
         (stored.nodes != implied.nodes, "tree nodes"),
+        (
+            stored.retractions != implied.retractions,
+            "retraction index",
+        ),
     ]
     .iter()
     .filter(|(bad, _)| *bad)

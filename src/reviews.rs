@@ -44,10 +44,11 @@ fn each(log: &dyn Log, size: u64, mut f: impl FnMut(&RecordedEvent)) -> Result<(
 
 /// The retractions among the first `size` events: the first pass of every rebuild.
 pub fn retractions(log: &dyn Log, size: u64) -> Result<Retractions> {
+    check_size(log, size)?;
     let mut r = Retractions::new();
-    each(log, size, |e| {
-        r.note(e);
-    })?;
+    for e in log.retractions(size)? {
+        r.note(&e);
+    }
     Ok(r)
 }
 

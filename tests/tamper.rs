@@ -295,7 +295,10 @@ fn an_altered_inner_tree_node_is_found() {
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("ok:"));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("tree node level 1 index 0 (over positions 0..=1)"), "{err}");
+    assert!(
+        err.contains("tree node level 1 index 0 (over positions 0..=1)"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -247,6 +247,8 @@ pub struct DerivedDigest {
     pub streams: Digest128,
     /// Inner tree nodes (level ≥ 1, index → hash) of complete subtrees.
     pub nodes: Digest128,
+    /// Retractions (position → target event id).
+    pub retractions: Digest128,
 }
 
 /// A multiset digest: the wrapping sum of 128-bit entry hashes.
@@ -284,6 +286,10 @@ impl Digest128 {
                 &position.to_be_bytes(),
             ],
         );
+    }
+    /// Adds a retraction index entry.
+    pub fn add_retraction(&mut self, position: u64, target: &EventId) {
+        self.add_bytes(b'R', &[&position.to_be_bytes(), target.0.as_bytes()]);
     }
     /// Adds an inner tree node.
     pub fn add_node(&mut self, level: u8, index: u64, hash: &Hash) {
@@ -348,6 +354,9 @@ pub trait Log: Send + Sync {
         actor: &str,
         recorded_at: Option<Timestamp>,
     ) -> Result<SealReceipt, SealError>;
+    /// The `Retracted` events among the first `size` events, in position order (an index: a
+    /// rebuild's first pass reads these instead of the whole log).
+    fn retractions(&self, size: u64) -> Result<Vec<RecordedEvent>, ReadError>;
     /// Digests of the indexes and inner tree nodes stored for the first `size` events (entries
     /// naming positions below `size`; nodes of subtrees inside it).
     fn derived_digest(&self, size: u64) -> Result<DerivedDigest, ReadError>;

@@ -630,6 +630,27 @@ impl Log for SledLog {
             .unwrap_or(Err(SealError::Append(AppendError::Closed)))
     }
 
+    fn retractions(&self, size: u64) -> Result<Vec<RecordedEvent>, ReadError> {
+        let mut out = Vec::new();
+        for item in self
+            .tree
+            .range(keys::retraction(0)..keys::retraction(size.min(self.size())))
+        {
+            let (k, _) = item.map_err(|e| ReadError::Io(e.to_string()))?;
+            let position = keys::u64_value(&k[1..])
+                .ok_or_else(|| ReadError::Io("malformed retraction index entry".into()))?;
+            let ev = self.read_record(position)?.event;
+            if !matches!(ev.payload, Payload::Retracted(_)) {
+                return Err(ReadError::Corrupt {
+                    position,
+                    reason: format!("the retraction index names a {}", ev.event_type()),
+                });
+            }
+            out.push(ev);
+        }
+        Ok(out)
+    }
+
     fn derived_digest(&self, size: u64) -> Result<DerivedDigest, ReadError> {
         let mut d = DerivedDigest::default();
         let io = |e: sled::Error| ReadError::Io(e.to_string());
@@ -649,6 +670,14 @@ impl Log for SledLog {
             let position = keys::u64_value(&v).ok_or_else(|| malformed("stream index"))?;
             if position < size {
                 d.streams.add_stream(stream, version, position);
+            }
+        }
+        for item in self.tree.scan_prefix([keys::RETRACTION]) {
+            let (k, v) = item.map_err(io)?;
+            let position = keys::u64_value(&k[1..]).ok_or_else(|| malformed("retraction index"))?;
+            let target = uuid::Uuid::from_slice(&v).map_err(|_| malformed("retraction index"))?;
+            if position < size {
+                d.retractions.add_retraction(position, &EventId(target));
             }
         }
         for item in self.tree.scan_prefix([keys::NODE]) {
@@ -954,6 +983,12 @@ impl Writer {
             pending
                 .batch
                 .insert(&keys::id(&ev.event_id.0)[..], &pos[..]);
+            if let Payload::Retracted(r) = &ev.payload {
+                pending.batch.insert(
+                    &keys::retraction(ev.position)[..],
+                    r.target_event_id.0.as_bytes(),
+                );
+            }
             pending
                 .batch
                 .insert(keys::stream(&ev.stream, ev.stream_version), &pos[..]);
