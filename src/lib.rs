@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod checkpoint;
+pub mod demo;
 pub mod merkle;
 pub mod ops;
 pub mod store;
