@@ -38,8 +38,14 @@ struct Built {
 
 fn built() -> &'static Built {
     static BUILT: OnceLock<Built> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let steps = city(SEED);
+    BUILT.get_or_init(|| append_city(SEED))
+}
+
+/// Appends every `Append` step of `city(seed)` to a fresh simulated-clock store, noting where the
+/// review is sealed; panics with the refused event and the log's reason on any refusal.
+fn append_city(seed: u64) -> Built {
+    {
+        let steps = city(seed);
         let dir = tempfile::tempdir().unwrap();
         let log = SledLog::init(dir.path(), "demo.test/taizhang", true).unwrap();
         let mut seal = None;
@@ -77,10 +83,8 @@ fn built() -> &'static Built {
         let verified = taizhang::ops::verify(&log, |_| {}).expect("the demo log verifies");
         assert_eq!(verified.size, log.size());
         let seal_root = hex::encode(log.root(seal_size).unwrap());
-        let events: Vec<RecordedEvent> = log
-            .read(0, log.size())
-            .map(|r| r.unwrap().event)
-            .collect();
+        let events: Vec<RecordedEvent> =
+            log.read(0, log.size()).map(|r| r.unwrap().event).collect();
         log.close();
         Built {
             events,
@@ -89,7 +93,7 @@ fn built() -> &'static Built {
             seal_root,
             append_time,
         }
-    })
+    }
 }
 
 fn sealed_prefix() -> &'static [RecordedEvent] {
@@ -233,8 +237,11 @@ fn the_log_accepts_every_batch_and_verifies() {
 #[test]
 fn city_totals_match_the_interview() {
     let report = ledgers().report(None);
-    let t = &report.totals;
-    println!("{t:#?}");
+    println!("{:#?}", report.totals);
+    check_magnitudes(&report.totals);
+}
+
+fn check_magnitudes(t: &projections::ledgers::CityTotals) {
     assert_eq!(t.villages, VILLAGES as u64);
     assert!(
         (850_000..=1_000_000).contains(&t.road_m),
@@ -271,6 +278,18 @@ fn the_2016_review_grades_like_real_life() {
     let r = review_2016();
     let s = &r.summary;
     println!("{s:#?}");
+    check_review_story(r);
+    assert!((1..=3).contains(&s.incompetent));
+    // The absent secretary is the incompetent one.
+    assert!(r
+        .postings
+        .iter()
+        .any(|p| p.caps.contains(&Cap::Absence3Plus) && p.grade == Some(Grade::Incompetent)));
+}
+
+/// What every seed's 2016 review shows: exclusions with each reason, every cap, the quota.
+fn check_review_story(r: &ReviewResult) {
+    let s = &r.summary;
     assert_eq!(r.policy_id, POLICY_ID);
     assert!(s.active >= VILLAGES as u64, "{} active", s.active);
     assert_eq!(s.graded + s.excluded, s.active);
@@ -317,19 +336,33 @@ fn the_2016_review_grades_like_real_life() {
     assert_eq!(s.excellent, s.graded * 1500 / 10_000);
     assert!(s.competent > s.graded / 2, "most are competent");
     assert!(s.basically_competent >= 3);
-    assert!((1..=3).contains(&s.incompetent));
+    assert!(s.incompetent >= 1);
     assert_eq!(s.competent_or_above, s.excellent + s.competent);
     assert!(
-        (8_000..10_000).contains(&s.competent_or_above_bp),
+        (7_500..10_000).contains(&s.competent_or_above_bp),
         "competent or above {} bp of {}",
         s.competent_or_above_bp,
         s.graded
     );
-    // The absent secretary is the incompetent one.
-    assert!(r
-        .postings
-        .iter()
-        .any(|p| p.caps.contains(&Cap::Absence3Plus) && p.grade == Some(Grade::Incompetent)));
+}
+
+#[test]
+fn other_seeds_are_accepted_and_tell_the_same_story() {
+    for seed in [1, 2] {
+        let b = append_city(seed);
+        let totals = Ledgers::rebuild(b.events.iter()).report(None).totals;
+        check_magnitudes(&totals);
+        let r = review(
+            b.events.iter(),
+            d("2016-01-01"),
+            d("2016-12-31"),
+            b.seal_size,
+            &b.seal_root,
+            None,
+        );
+        println!("seed {seed}: {:?}", r.summary);
+        check_review_story(&r);
+    }
 }
 
 /// The village whose first posting was recalled in June.
