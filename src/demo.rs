@@ -11,12 +11,31 @@
 //! as real life would: postings excluded with reasons, caps, the excellent quota, and
 //! "competent or above" below 100% with its denominator.
 //!
+//! ## What is in it
+//! - 179 villages in seven counties and districts (藤县 52, 苍梧县 38, 岑溪市 36, 蒙山县 28, 龙圩区 13,
+//!   万秀区 7, 长洲区 5), ids `<county>-<township>-<nn>`, registered and classified in January 2016
+//!   and classified again for 2017 after the annual review.
+//! - 179 postings begun 4–8 January 2016 (about one in eight on probation); four end mid-year
+//!   (recalled 2016-06-20 and 2016-09-12, replaced 2016-04-15 and 2016-08-05) and are followed a
+//!   week later by a successor; one demerit (excluded: `discipline`) and one warning.
+//! - Each posting has a hidden quality (star, good, fair, weak) that sets the odds of its
+//!   projects and commitments being on time, its votes and its rectifications; a few villages
+//!   carry one role each (the §5 cases, absences, low satisfaction, no evaluation, a village
+//!   being relocated whose posting has nothing to judge: `no_evidence`).
+//! - The city adopts `wuzhou-2016` on 2016-01-06, effective 2016-01-01: `default-v1` with
+//!   `min_service_days` 180 (half a year counted as six months of 30 days).
+//! - The 2016 review is sealed on Monday 2017-01-16 at 10:00 CST, the first working day after
+//!   15 January; corrections and late entries follow in January–March 2017, and the log ends in
+//!   the last week of March 2017.
+//!
 //! ## How it is built
 //! - One seeded PRNG (splitmix64, written here so that no crate update can change a city) drives
 //!   every choice; maps are `BTreeMap`s, so nothing depends on hash order. Same seed, same steps.
 //! - Every event gets an explicit `event_id` (UUIDv5 of the seed and its serial number), so the
 //!   same seed gives the same log byte for byte, and a retraction can name its target.
-//! - Routine entries are recorded on `record_day(occurred_on)`: the same or the next working day.
+//! - Routine entries are recorded on `record_day(occurred_on)`: the same or the next working day
+//!   (weekends and public holidays skipped), in one batch per day by the city's ledger office at
+//!   17:00–17:40 CST, which keeps a year to about 250 appends.
 //!   That function never decreases, so an event recorded on a day never depends on one recorded
 //!   later; inside a day's batch events are ordered by date, then by the order they were made,
 //!   and each thing is made before what names it.
@@ -584,6 +603,7 @@ enum Outcome {
     VeryLate,
     /// Never done (commitments) or started and not finished (projects).
     Never,
+    /// Withdrawn (commitments) or cancelled (projects), with approval.
     Withdrawn,
     /// Completed but failed its acceptance inspection (projects).
     FailedAcceptance,
@@ -666,7 +686,7 @@ impl City {
 
     /// The day the ledger office records paperwork dated `on`: that day or the next (four times
     /// in ten, decided per date, not per event, so that the function never decreases), moved
-    /// past the weekend.
+    /// past weekends and public holidays.
     fn record_day(&self, on: Date) -> Date {
         let lag = i32::from(mix(self.seed ^ 0xDA7E ^ (on.days() as u64)) % 10 < 4);
         next_workday(on.add_days(lag))
