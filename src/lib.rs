@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod checkpoint;
 pub mod demo;
+pub mod demo_run;
 pub mod merkle;
 pub mod ops;
 pub mod render;

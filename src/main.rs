@@ -15,14 +15,9 @@ use taizhang::{ops, render, reviews};
     about = "A verifiable, event-sourced work ledger (台账)"
 )]
 struct Cli {
-    /// The store's directory.
-    #[arg(
-        long,
-        global = true,
-        env = "TAIZHANG_DATA",
-        default_value = "./taizhang-data"
-    )]
-    data: PathBuf,
+    /// The store's directory [default: ./taizhang-data; ./taizhang-demo for `demo`].
+    #[arg(long, global = true, env = "TAIZHANG_DATA")]
+    data: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -136,6 +131,13 @@ enum Command {
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
+    },
+    /// Build a demo city (a fresh simulated-clock store), print its totals, seal and print its
+    /// review, and verify everything.
+    Demo {
+        /// Seed of the generated city.
+        #[arg(long, default_value_t = 2016)]
+        seed: u64,
     },
     /// Measure appends, reads, verification, proofs and size on fresh temporary stores.
     Bench {
@@ -312,7 +314,15 @@ fn main() {
 }
 
 fn open(data: &std::path::Path) -> Result<SledLog> {
-    Ok(SledLog::open(data)?)
+    let log = SledLog::open(data)?;
+    if log.info().simulated_clock {
+        // On standard error, so that what a program reads on standard output stays exact.
+        eprintln!(
+            "note: {} is a demo store: its recorded_at times come from a simulated clock",
+            data.display()
+        );
+    }
+    Ok(log)
 }
 
 fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
@@ -329,11 +339,20 @@ fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    let default_dir = if matches!(cli.command, Command::Demo { .. }) {
+        "./taizhang-demo"
+    } else {
+        "./taizhang-data"
+    };
+    let data = cli
+        .data
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(default_dir));
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match cli.command {
         Command::Init { origin } => {
-            let log = SledLog::init(&cli.data, &origin, false)?;
+            let log = SledLog::init(&data, &origin, false)?;
             writeln!(out, "{}", log.verifier_key())?;
         }
         Command::Append { actor, file, json } => {
@@ -350,7 +369,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
             let events = ops::parse_append(&text)?;
-            let log = open(&cli.data)?;
+            let log = open(&data)?;
             let appended = log.append(events, &actor, taizhang::store::Source::Client, None)?;
             for a in &appended {
                 if json {
@@ -379,7 +398,7 @@ fn run(cli: Cli) -> Result<()> {
                     format!("{} was not imported, nothing was appended", file.display())
                 })?;
             bar.finish_and_clear();
-            let log = open(&cli.data)?;
+            let log = open(&data)?;
             let n = parsed.events.len();
             let appended = ops::import(&log, parsed, &actor).with_context(|| {
                 format!("{} was not imported, nothing was appended", file.display())
@@ -395,7 +414,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Export { size } => {
-            let log = open(&cli.data)?;
+            let log = open(&data)?;
             let size = size.unwrap_or(log.size());
             if size > log.size() {
                 bail!("--size {size} is beyond the log's {} events", log.size());
@@ -408,7 +427,7 @@ fn run(cli: Cli) -> Result<()> {
             limit,
             json,
         } => {
-            let log = open(&cli.data)?;
+            let log = open(&data)?;
             let events: Vec<events::RecordedEvent> = match stream {
                 Some(s) => log.read_stream(&s, from, limit)?,
                 None => log
@@ -435,15 +454,15 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Checkpoint => {
-            let log = open(&cli.data)?;
+            let log = open(&data)?;
             write!(out, "{}", log.sign_checkpoint()?)?;
         }
         Command::Key => {
-            let log = open(&cli.data)?;
+            let log = open(&data)?;
             writeln!(out, "{}", log.verifier_key())?;
         }
         Command::Prove { proof } => {
-            let log = open(&cli.data)?;
+            let log = open(&data)?;
             let json = match proof {
                 ProveCommand::Inclusion { index, size } => {
                     serde_json::to_string(&log.inclusion_proof(index, size.unwrap_or(log.size()))?)?
@@ -462,7 +481,7 @@ fn run(cli: Cli) -> Result<()> {
             on,
             output,
         } => {
-            let log = open(&cli.data)?;
+            let log = open(&data)?;
             let report =
                 reviews::ledgers(&log, reviews::resolve_size(&log, at.size, at.as_of)?)?.report(on);
             print_ledger(
@@ -482,7 +501,7 @@ fn run(cli: Cli) -> Result<()> {
             if !subject.contains('/') {
                 bail!("a subject is KIND/ID, e.g. village/CX-BT-LF or posting/P-2016-CX-01");
             }
-            let log = open(&cli.data)?;
+            let log = open(&data)?;
             let entries = reviews::timeline(
                 &log,
                 reviews::resolve_size(&log, at.size, at.as_of)?,
@@ -537,7 +556,7 @@ fn run(cli: Cli) -> Result<()> {
             if late_after_days < 0 {
                 bail!("--late-after-days must be 0 or more");
             }
-            let log = open(&cli.data)?;
+            let log = open(&data)?;
             let views = reviews::audit(
                 &log,
                 reviews::resolve_size(&log, at.size, at.as_of)?,
@@ -554,7 +573,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Review { command } => review_command(&cli.data, &mut out, command)?,
+        Command::Review { command } => review_command(&data, &mut out, command)?,
         Command::Policy { command } => match command {
             PolicyCommand::Adopt {
                 file,
@@ -568,7 +587,7 @@ fn run(cli: Cli) -> Result<()> {
                     .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
                 let policy_id =
                     events::Id::new(id.as_str()).map_err(|e| anyhow::anyhow!("--id: {e}"))?;
-                let log = open(&cli.data)?;
+                let log = open(&data)?;
                 let payload = events::Payload::PolicyAdopted(events::payload::PolicyAdopted {
                     policy_id,
                     effective_from,
@@ -586,7 +605,7 @@ fn run(cli: Cli) -> Result<()> {
                 writeln!(out, "policy {id} adopted at position {}, effective from {effective_from}, sha256 {}", a[0].position, policy.sha256())?;
             }
             PolicyCommand::Show { output } => {
-                let log = open(&cli.data)?;
+                let log = open(&data)?;
                 let ledgers = reviews::ledgers(&log, log.size())?;
                 #[derive(serde::Serialize)]
                 struct PolicyRow {
@@ -617,11 +636,15 @@ fn run(cli: Cli) -> Result<()> {
                 render::rows(&mut out, &rows, output.format())?;
             }
         },
+        Command::Demo { seed } => {
+            // A previous demo store there is replaced; any other store is refused.
+            taizhang::demo_run::run(&data, seed, &mut out)?
+        }
         Command::Bench { events, runs } => {
             taizhang::bench::run(&taizhang::bench::BenchConfig { events, runs }, &mut out)?;
         }
         Command::Verify => {
-            let log = open(&cli.data).context("verify failed")?;
+            let log = open(&data).context("verify failed")?;
             let bar = progress_bar(log.size(), "verifying");
             let v = ops::verify(&log, |p| bar.set_position(p)).context("verify failed")?;
             bar.finish_and_clear();
@@ -742,12 +765,6 @@ fn village_sections(
     Ok(out)
 }
 
-/// Basis points as points with two decimals (9536 → 95.36).
-fn points(bp: Option<u64>) -> String {
-    bp.map(|b| format!("{}.{:02}", b / 100, b % 100))
-        .unwrap_or_default()
-}
-
 fn review_command(
     data: &std::path::Path,
     out: &mut dyn Write,
@@ -781,7 +798,7 @@ fn review_command(
             if json {
                 writeln!(out, "{}", result.to_jcs())?;
             } else {
-                print_review(out, &result)?;
+                render::review(out, &result)?;
             }
         }
         ReviewCommand::Seal {
@@ -793,7 +810,7 @@ fn review_command(
             let log = open(data)?;
             let at = log.info().simulated_clock.then(taizhang::store::system_now);
             let (result, receipt) = reviews::seal(&log, &id, start, end, &actor, at)?;
-            print_review(out, &result)?;
+            render::review(out, &result)?;
             writeln!(
                 out,
                 "\nsealed review {id} at position {}: tree size {}, result sha256 {}",
@@ -815,104 +832,5 @@ fn review_command(
             writeln!(out, "{}", serde_json::to_string_pretty(&b)?)?;
         }
     }
-    Ok(())
-}
-
-/// The human view of a review: the summary first, then one line per posting.
-fn print_review(out: &mut dyn Write, r: &projections::review::ReviewResult) -> Result<()> {
-    let s = &r.summary;
-    writeln!(
-        out,
-        "Review {} .. {} over the first {} events (root {}), policy {} (sha256 {})",
-        r.period.start,
-        r.period.end,
-        r.tree_size,
-        &r.root[..16],
-        r.policy_id,
-        &r.policy_sha256[..16]
-    )?;
-    writeln!(
-        out,
-        "active {}   graded {}   excluded (not graded) {}",
-        s.active, s.graded, s.excluded
-    )?;
-    writeln!(out, "excellent 优秀 {}   competent 称职 {}   basically competent 基本称职 {}   incompetent 不称职 {}", s.excellent, s.competent, s.basically_competent, s.incompetent)?;
-    writeln!(out, "competent or above 称职以上: {} of {} graded = {}%   ({} active postings excluded, listed below)", s.competent_or_above, s.graded, points(Some(s.competent_or_above_bp)), s.excluded)?;
-    let excluded: Vec<Vec<String>> = r
-        .postings
-        .iter()
-        .filter(|p| p.reason.is_some())
-        .map(|p| {
-            vec![
-                p.posting_id.to_string(),
-                p.person_name.clone(),
-                p.village_id.to_string(),
-                p.service_days.to_string(),
-                serde_json::to_value(p.reason)
-                    .ok()
-                    .map(|v| render::cell(&v))
-                    .unwrap_or_default(),
-            ]
-        })
-        .collect();
-    if !excluded.is_empty() {
-        writeln!(out, "\nexcluded:")?;
-        let names: Vec<String> = ["posting", "name", "village", "service_days", "reason"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        render::aligned(out, &names, &excluded)?;
-    }
-    writeln!(out, "\npostings (points out of 100):")?;
-    let names: Vec<String> = [
-        "posting",
-        "name",
-        "village",
-        "days",
-        "work",
-        "commitments",
-        "evaluation",
-        "satisfaction",
-        "deductions",
-        "total",
-        "grade",
-        "caps",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let cells: Vec<Vec<String>> = r
-        .postings
-        .iter()
-        .filter(|p| p.reason.is_none())
-        .map(|p| {
-            let grade = p
-                .grade
-                .and_then(|g| serde_json::to_value(g).ok())
-                .map(|v| render::cell(&v))
-                .unwrap_or_default();
-            let caps: Vec<String> = p
-                .caps
-                .iter()
-                .filter_map(|c| serde_json::to_value(c).ok())
-                .map(|v| render::cell(&v))
-                .collect();
-            vec![
-                p.posting_id.to_string(),
-                p.person_name.clone(),
-                p.village_id.to_string(),
-                p.service_days.to_string(),
-                points(p.work_bp),
-                points(p.commitments_bp),
-                points(p.evaluation_bp),
-                points(p.satisfaction_bp),
-                points(Some(p.deductions_bp)),
-                points(p.total_bp),
-                grade,
-                caps.join(" "),
-            ]
-        })
-        .collect();
-    render::aligned(out, &names, &cells)?;
     Ok(())
 }
