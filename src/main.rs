@@ -482,8 +482,15 @@ fn run(cli: Cli) -> Result<()> {
             output,
         } => {
             let log = open(&data)?;
-            let report =
-                reviews::ledgers(&log, reviews::resolve_size(&log, at.size, at.as_of)?)?.report(on);
+            let size = reviews::resolve_size(&log, at.size, at.as_of)?;
+            // One village: read only its events (an index), not the whole log.
+            let report = match &village {
+                Some(v) if !matches!(name, LedgerName::Totals | LedgerName::Donors) => {
+                    let (ledgers, reference) = reviews::village_ledgers(&log, size, v)?;
+                    ledgers.report(on.or(reference))
+                }
+                _ => reviews::ledgers(&log, size)?.report(on),
+            };
             print_ledger(
                 &mut out,
                 &report,

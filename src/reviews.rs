@@ -63,6 +63,34 @@ pub fn ledgers(log: &dyn Log, size: u64) -> Result<Ledgers> {
     Ok(ledgers)
 }
 
+/// The ledgers of one village as of the first `size` events, read from that village's events
+/// alone (and the log's retractions): what the full ledgers show for the village, at the cost
+/// of its own events. Calendar statuses are judged on the same default reference date as the
+/// full ledgers (the last event of the prefix), returned beside.
+pub fn village_ledgers(log: &dyn Log, size: u64, village: &str) -> Result<(Ledgers, Option<Date>)> {
+    check_size(log, size)?;
+    let mut ledgers = Ledgers::new(retractions(log, size)?);
+    for position in log.village_positions(village, size)? {
+        let rec = log
+            .read(position, position + 1)
+            .next()
+            .ok_or_else(|| anyhow!("record {position} is missing"))??;
+        let _ = ledgers.apply(&rec.event);
+    }
+    let reference = match size {
+        0 => None,
+        n => Some(
+            log.read(n - 1, n)
+                .next()
+                .ok_or_else(|| anyhow!("record {} is missing", n - 1))??
+                .event
+                .recorded_at
+                .cst_date(),
+        ),
+    };
+    Ok((ledgers, reference))
+}
+
 /// The audit views as of the first `size` events.
 pub fn audit(log: &dyn Log, size: u64, late_after_days: i64) -> Result<AuditViews> {
     let r = retractions(log, size)?;

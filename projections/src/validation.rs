@@ -322,6 +322,36 @@ impl LogState {
         }
     }
 
+    /// The village an event in the log belongs to: the one it names, else the village of its
+    /// subject's creation (counted, else the first), else (a retraction) its target's. `None`
+    /// for policies and review seals, which belong to no village.
+    pub fn village_of_event(&self, position: u64) -> Option<&Id> {
+        let mut index = usize::try_from(position).ok()?;
+        // A retraction's target is earlier in the log and is never itself a retraction of a
+        // retraction that counts; bound the walk anyway.
+        for _ in 0..4 {
+            let e = self.entries.get(index)?;
+            if let Some(v) = e.fact.village() {
+                return Some(v);
+            }
+            if let Some(subject) = e.fact.subject() {
+                let entity = self.entities.get(&key_of(subject))?;
+                let creation = entity
+                    .creations
+                    .iter()
+                    .copied()
+                    .find(|&c| self.entries[c].counted())
+                    .or_else(|| entity.creations.first().copied())?;
+                return self.entries[creation].fact.village();
+            }
+            match &e.fact {
+                Fact::Retracted { target, .. } => index = *self.by_event_id.get(target)?,
+                _ => return None,
+            }
+        }
+        None
+    }
+
     /// The stream of an event in the log, counted or not: where a `Retracted` of it goes.
     pub fn stream_of(&self, id: &EventId) -> Option<&str> {
         self.by_event_id.get(id).map(|&i| &*self.entries[i].stream)

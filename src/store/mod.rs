@@ -354,6 +354,9 @@ pub trait Log: Send + Sync {
         actor: &str,
         recorded_at: Option<Timestamp>,
     ) -> Result<SealReceipt, SealError>;
+    /// Positions below `size` of the events that belong to a village (naming it, through their
+    /// subject, or retracting such an event), in order: a village's ledger reads only these.
+    fn village_positions(&self, village: &str, size: u64) -> Result<Vec<u64>, ReadError>;
     /// The `Retracted` events among the first `size` events, in position order (an index: a
     /// rebuild's first pass reads these instead of the whole log).
     fn retractions(&self, size: u64) -> Result<Vec<RecordedEvent>, ReadError>;

@@ -28,6 +28,9 @@ use super::{
 use crate::checkpoint::{Checkpoint, SigningKey};
 use crate::merkle::{self, Frontier, Hash, NodeSource};
 
+/// Positions of each village's events.
+type VillageIndex = Arc<std::sync::RwLock<HashMap<String, Vec<u64>>>>;
+
 /// File name of the checkpoint signing key inside the data directory (mode 0600).
 pub const KEY_FILE: &str = "signing.key";
 /// Directory of sled's files inside the data directory.
@@ -47,6 +50,9 @@ pub struct StoreInfo {
 /// The embedded event log.
 pub struct SledLog {
     dir: PathBuf,
+    /// Positions of each village's events, acknowledged ones only (kept in memory, rebuilt at
+    /// open from the validation state's replay: 8 bytes an event).
+    villages: VillageIndex,
     tree: sled::Tree,
     durable: Arc<AtomicU64>,
     jobs: Mutex<Option<Sender<Job>>>,
@@ -222,6 +228,7 @@ impl SledLog {
         // Replay: every record checked, positions gapless, stream versions gapless.
         let mut state = LogState::new();
         let mut frontier = Frontier::new();
+        let mut villages: HashMap<String, Vec<u64>> = HashMap::new();
         let mut heads: HashMap<String, u64> = HashMap::new();
         let mut last_recorded = Timestamp::from_micros(i64::MIN);
         let mut size = 0u64;
@@ -258,6 +265,9 @@ impl SledLog {
             }
             last_recorded = ev.recorded_at;
             state.replay(ev);
+            if let Some(v) = state.village_of_event(position) {
+                villages.entry(v.to_string()).or_default().push(position);
+            }
             frontier.push(rec.leaf_sha256.0);
             size += 1;
         }
@@ -298,6 +308,7 @@ impl SledLog {
         let syncer = Syncer::new(&dir.join(SLED_DIR)).map_err(|e| io_err(dir, e))?;
         let durable = Arc::new(AtomicU64::new(size));
         let (tx, rx) = crossbeam_channel::unbounded();
+        let villages: VillageIndex = Arc::new(std::sync::RwLock::new(villages));
         let writer = Writer {
             db,
             tree: tree.clone(),
@@ -313,6 +324,7 @@ impl SledLog {
             origin: origin.clone(),
             last_checkpoint,
             failed: None,
+            villages: villages.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("taizhang-writer".into())
@@ -321,6 +333,7 @@ impl SledLog {
         let verifier_key = verifier;
         Ok(SledLog {
             dir: dir.to_path_buf(),
+            villages,
             tree,
             durable,
             jobs: Mutex::new(Some(tx)),
@@ -630,6 +643,15 @@ impl Log for SledLog {
             .unwrap_or(Err(SealError::Append(AppendError::Closed)))
     }
 
+    fn village_positions(&self, village: &str, size: u64) -> Result<Vec<u64>, ReadError> {
+        let size = size.min(self.size());
+        let index = self.villages.read().expect("village index lock");
+        Ok(index
+            .get(village)
+            .map(|p| p.iter().copied().take_while(|&p| p < size).collect())
+            .unwrap_or_default())
+    }
+
     fn retractions(&self, size: u64) -> Result<Vec<RecordedEvent>, ReadError> {
         let mut out = Vec::new();
         for item in self
@@ -747,6 +769,8 @@ struct Writer {
     last_checkpoint: Option<(u64, Hash)>,
     /// Set once a write or sync failed: nothing more is accepted.
     failed: Option<String>,
+    /// Shared with readers; extended after each commit.
+    villages: VillageIndex,
 }
 
 /// Where the writer answers one append.
@@ -759,6 +783,8 @@ struct Pending {
     replies: Vec<(Reply, Vec<Appended>)>,
     /// Events staged in this group but not yet written, by id (for idempotency).
     staged: HashMap<EventId, RecordedEvent>,
+    /// (village, position) of the staged events, published with them.
+    villages: Vec<(String, u64)>,
     events: u64,
 }
 
@@ -1001,6 +1027,9 @@ impl Writer {
                 recorded_at,
                 written: true,
             });
+            if let Some(v) = self.state.village_of_event(ev.position) {
+                pending.villages.push((v.to_string(), ev.position));
+            }
             pending.staged.insert(ev.event_id, ev);
             pending.events += 1;
         }
@@ -1050,6 +1079,13 @@ impl Writer {
                     let _ = reply.send(Err(AppendError::Io(e.clone())));
                 }
                 return;
+            }
+            {
+                // Published before the size, so a reader never sees a size its index lacks.
+                let mut index = self.villages.write().expect("village index lock");
+                for (v, position) in p.villages {
+                    index.entry(v).or_default().push(position);
+                }
             }
             self.durable.store(self.next, Ordering::Release);
         }
