@@ -534,6 +534,77 @@ impl Log for RemoteLog {
         )))
     }
 
+    /// Replays the events into the log's validation state, as the store does to build its
+    /// village index, and keeps the positions that belong to `village`.
+    fn village_positions(&self, village: &str, size: u64) -> Result<Vec<u64>, ReadError> {
+        let mut state = projections::validation::LogState::new();
+        let mut out = Vec::new();
+        for rec in self.read(0, size) {
+            let ev = rec?.event;
+            state.replay(&ev);
+            if state
+                .village_of_event(ev.position)
+                .is_some_and(|v| v.as_str() == village)
+            {
+                out.push(ev.position);
+            }
+        }
+        Ok(out)
+    }
+
+    fn retractions(&self, size: u64) -> Result<Vec<RecordedEvent>, ReadError> {
+        let mut out = Vec::new();
+        for rec in self.read(0, size) {
+            let ev = rec?.event;
+            if matches!(ev.payload, Payload::Retracted(_)) {
+                out.push(ev);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A server's indexes and stored nodes are its own (its `verify` checks them against its
+    /// records); what a client checks is the records, the roots, the proofs and the signed
+    /// checkpoints. So the digest here is the one the records imply, and `verify` through a
+    /// server compares the records with themselves on this point.
+    fn derived_digest(&self, size: u64) -> Result<crate::store::DerivedDigest, ReadError> {
+        let mut d = crate::store::DerivedDigest::default();
+        let mut frontier = merkle::Frontier::new();
+        for rec in self.read(0, size) {
+            let rec = rec?;
+            let ev = &rec.event;
+            d.ids.add_id(&ev.event_id, ev.position);
+            d.streams
+                .add_stream(&ev.stream, ev.stream_version, ev.position);
+            if let Payload::Retracted(r) = &ev.payload {
+                d.retractions
+                    .add_retraction(ev.position, &r.target_event_id);
+            }
+            for (level, index, hash) in frontier.push(rec.leaf_sha256.0) {
+                if level > 0 {
+                    d.nodes.add_node(level, index, &hash);
+                }
+            }
+        }
+        Ok(d)
+    }
+
+    /// The hash of a complete subtree, from its leaves as the server sends them.
+    fn node(&self, level: u8, index: u64) -> Result<Hash, ReadError> {
+        let first = index << level;
+        let mut tree = merkle::MemoryTree::new();
+        for rec in self.read(first, first + (1u64 << level)) {
+            tree.push(rec?.leaf_sha256.0);
+        }
+        if tree.size() != 1u64 << level {
+            return Err(ReadError::Range(format!(
+                "subtree level {level} index {index} is not complete in the log's {} events",
+                self.info.size
+            )));
+        }
+        Ok(tree.root())
+    }
+
     fn checkpoints(&self) -> Result<Vec<(u64, String)>, ReadError> {
         #[derive(serde::Deserialize)]
         struct Row {

@@ -2,13 +2,16 @@
 //!
 //! The library behind the `taizhang` program: the store ([`store`], the only code that
 //! touches sled and the disk), the Merkle tree ([`merkle`]), signed checkpoints
-//! ([`checkpoint`]), and the operations the command line runs ([`ops`]).
+//! ([`checkpoint`]), the operations the command line runs ([`ops`]), and a deterministic demo
+//! city to fill a store with ([`demo`]).
 #![deny(missing_docs)]
 
 pub mod bench;
 pub mod bench_http;
 pub mod checkpoint;
 pub mod client;
+pub mod demo;
+pub mod demo_run;
 pub mod merkle;
 pub mod ops;
 pub mod render;

@@ -15,14 +15,9 @@ use taizhang::{ops, render, reviews};
     about = "A verifiable, event-sourced work ledger (台账)"
 )]
 struct Cli {
-    /// The store's directory.
-    #[arg(
-        long,
-        global = true,
-        env = "TAIZHANG_DATA",
-        default_value = "./taizhang-data"
-    )]
-    data: PathBuf,
+    /// The store's directory [default: ./taizhang-data; ./taizhang-demo for `demo`].
+    #[arg(long, global = true, env = "TAIZHANG_DATA")]
+    data: Option<PathBuf>,
     #[command(flatten)]
     remote: Remote,
     #[command(subcommand)]
@@ -153,6 +148,13 @@ enum Command {
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
+    },
+    /// Build a demo city (a fresh simulated-clock store), print its totals, seal and print its
+    /// review, and verify everything.
+    Demo {
+        /// Seed of the generated city.
+        #[arg(long, default_value_t = 2016)]
+        seed: u64,
     },
     /// Serve the store over HTTP (see README, "Running a server").
     Serve {
@@ -377,10 +379,6 @@ fn main() {
     }
 }
 
-fn open_local(data: &std::path::Path) -> Result<SledLog> {
-    Ok(SledLog::open(data)?)
-}
-
 /// The log a command works on, chosen once: the local store or a server.
 enum Backend {
     Local(SledLog),
@@ -393,15 +391,6 @@ impl std::ops::Deref for Backend {
         match self {
             Backend::Local(l) => l,
             Backend::Remote(r) => r,
-        }
-    }
-}
-
-impl Backend {
-    fn simulated_clock(&self) -> bool {
-        match self {
-            Backend::Local(l) => l.info().simulated_clock,
-            Backend::Remote(r) => r.info().simulated_clock,
         }
     }
 }
@@ -464,6 +453,18 @@ async fn shutdown_signal() {
     }
 }
 
+fn open_local(data: &std::path::Path) -> Result<SledLog> {
+    let log = SledLog::open(data)?;
+    if log.info().simulated_clock {
+        // On standard error, so that what a program reads on standard output stays exact.
+        eprintln!(
+            "note: {} is a demo store: its recorded_at times come from a simulated clock",
+            data.display()
+        );
+    }
+    Ok(log)
+}
+
 fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
     if !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
@@ -478,11 +479,20 @@ fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    let default_dir = if matches!(cli.command, Command::Demo { .. }) {
+        "./taizhang-demo"
+    } else {
+        "./taizhang-data"
+    };
+    let data = cli
+        .data
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(default_dir));
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match cli.command {
         Command::Init { origin } => {
-            let log = SledLog::init(&cli.data, &origin, false)?;
+            let log = SledLog::init(&data, &origin, false)?;
             writeln!(out, "{}", log.verifier_key())?;
         }
         Command::Append { actor, file, json } => {
@@ -499,7 +509,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
             let events = ops::parse_append(&text)?;
-            let log = open(&cli.data, &cli.remote)?;
+            let log = open(&data, &cli.remote)?;
             let appended = log.append(events, &actor, taizhang::store::Source::Client, None)?;
             for a in &appended {
                 if json {
@@ -528,7 +538,7 @@ fn run(cli: Cli) -> Result<()> {
                     format!("{} was not imported, nothing was appended", file.display())
                 })?;
             bar.finish_and_clear();
-            let log = open(&cli.data, &cli.remote)?;
+            let log = open(&data, &cli.remote)?;
             let n = parsed.events.len();
             let appended = ops::import(&*log, parsed, &actor).with_context(|| {
                 format!("{} was not imported, nothing was appended", file.display())
@@ -544,7 +554,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Export { size } => {
-            let log = open(&cli.data, &cli.remote)?;
+            let log = open(&data, &cli.remote)?;
             let size = size.unwrap_or(log.size());
             if size > log.size() {
                 bail!("--size {size} is beyond the log's {} events", log.size());
@@ -557,7 +567,7 @@ fn run(cli: Cli) -> Result<()> {
             limit,
             json,
         } => {
-            let log = open(&cli.data, &cli.remote)?;
+            let log = open(&data, &cli.remote)?;
             let events: Vec<events::RecordedEvent> = match stream {
                 Some(s) => log.read_stream(&s, from, limit)?,
                 None => log
@@ -584,15 +594,15 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Checkpoint => {
-            let log = open(&cli.data, &cli.remote)?;
+            let log = open(&data, &cli.remote)?;
             write!(out, "{}", log.sign_checkpoint()?)?;
         }
         Command::Key => {
-            let log = open(&cli.data, &cli.remote)?;
+            let log = open(&data, &cli.remote)?;
             writeln!(out, "{}", log.verifier_key())?;
         }
         Command::Prove { proof } => {
-            let log = open(&cli.data, &cli.remote)?;
+            let log = open(&data, &cli.remote)?;
             let json = match proof {
                 ProveCommand::Inclusion { index, size } => {
                     serde_json::to_string(&log.inclusion_proof(index, size.unwrap_or(log.size()))?)?
@@ -611,9 +621,16 @@ fn run(cli: Cli) -> Result<()> {
             on,
             output,
         } => {
-            let log = open(&cli.data, &cli.remote)?;
-            let report = reviews::ledgers(&*log, reviews::resolve_size(&*log, at.size, at.as_of)?)?
-                .report(on);
+            let log = open(&data, &cli.remote)?;
+            let size = reviews::resolve_size(&*log, at.size, at.as_of)?;
+            // One village: read only its events (an index), not the whole log.
+            let report = match &village {
+                Some(v) if !matches!(name, LedgerName::Totals | LedgerName::Donors) => {
+                    let (ledgers, reference) = reviews::village_ledgers(&*log, size, v)?;
+                    ledgers.report(on.or(reference))
+                }
+                _ => reviews::ledgers(&*log, size)?.report(on),
+            };
             print_ledger(
                 &mut out,
                 &report,
@@ -631,7 +648,7 @@ fn run(cli: Cli) -> Result<()> {
             if !subject.contains('/') {
                 bail!("a subject is KIND/ID, e.g. village/CX-BT-LF or posting/P-2016-CX-01");
             }
-            let log = open(&cli.data, &cli.remote)?;
+            let log = open(&data, &cli.remote)?;
             let entries = reviews::timeline(
                 &*log,
                 reviews::resolve_size(&*log, at.size, at.as_of)?,
@@ -686,7 +703,7 @@ fn run(cli: Cli) -> Result<()> {
             if late_after_days < 0 {
                 bail!("--late-after-days must be 0 or more");
             }
-            let log = open(&cli.data, &cli.remote)?;
+            let log = open(&data, &cli.remote)?;
             let views = reviews::audit(
                 &*log,
                 reviews::resolve_size(&*log, at.size, at.as_of)?,
@@ -703,8 +720,8 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Review { command } => review_command(&cli.data, &cli.remote, &mut out, command)?,
-        Command::Serve { listen } => serve(&cli.data, listen, &mut out)?,
+        Command::Review { command } => review_command(&data, &cli.remote, &mut out, command)?,
+        Command::Serve { listen } => serve(&data, listen, &mut out)?,
         Command::Token { command } => {
             use taizhang::store::tokens;
             match command {
@@ -713,7 +730,7 @@ fn run(cli: Cli) -> Result<()> {
                     role,
                     villages,
                 } => {
-                    let token = tokens::add(&cli.data, &name, role, &villages)?;
+                    let token = tokens::add(&data, &name, role, &villages)?;
                     writeln!(out, "{token}")?;
                     eprintln!("token {name} ({role}) made; it is shown only now: keep it");
                 }
@@ -725,7 +742,7 @@ fn run(cli: Cli) -> Result<()> {
                         villages: String,
                         created_at: &'a str,
                     }
-                    let t = tokens::load(&cli.data)?;
+                    let t = tokens::load(&data)?;
                     let rows: Vec<Row> = t
                         .entries()
                         .iter()
@@ -739,7 +756,7 @@ fn run(cli: Cli) -> Result<()> {
                     render::rows(&mut out, &rows, render::Format::Table)?;
                 }
                 TokenCommand::Revoke { name } => {
-                    tokens::revoke(&cli.data, &name)?;
+                    tokens::revoke(&data, &name)?;
                     writeln!(out, "token {name} revoked")?;
                 }
             }
@@ -757,7 +774,7 @@ fn run(cli: Cli) -> Result<()> {
                     .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
                 let policy_id =
                     events::Id::new(id.as_str()).map_err(|e| anyhow::anyhow!("--id: {e}"))?;
-                let log = open(&cli.data, &cli.remote)?;
+                let log = open(&data, &cli.remote)?;
                 let payload = events::Payload::PolicyAdopted(events::payload::PolicyAdopted {
                     policy_id,
                     effective_from,
@@ -775,7 +792,7 @@ fn run(cli: Cli) -> Result<()> {
                 writeln!(out, "policy {id} adopted at position {}, effective from {effective_from}, sha256 {}", a[0].position, policy.sha256())?;
             }
             PolicyCommand::Show { output } => {
-                let log = open(&cli.data, &cli.remote)?;
+                let log = open(&data, &cli.remote)?;
                 let ledgers = reviews::ledgers(&*log, log.size())?;
                 #[derive(serde::Serialize)]
                 struct PolicyRow {
@@ -806,6 +823,10 @@ fn run(cli: Cli) -> Result<()> {
                 render::rows(&mut out, &rows, output.format())?;
             }
         },
+        Command::Demo { seed } => {
+            // A previous demo store there is replaced; any other store is refused.
+            taizhang::demo_run::run(&data, seed, &mut out)?
+        }
         Command::Bench {
             target: None,
             events,
@@ -820,7 +841,7 @@ fn run(cli: Cli) -> Result<()> {
             taizhang::bench_http::run(clients, std::time::Duration::from_secs(seconds), &mut out)?;
         }
         Command::Verify => {
-            let log = open(&cli.data, &cli.remote).context("verify failed")?;
+            let log = open(&data, &cli.remote).context("verify failed")?;
             let bar = progress_bar(log.size(), "verifying");
             let v = match &log {
                 Backend::Local(l) => {
@@ -964,12 +985,6 @@ fn village_sections(
     Ok(out)
 }
 
-/// Basis points as points with two decimals (9536 → 95.36).
-fn points(bp: Option<u64>) -> String {
-    bp.map(|b| format!("{}.{:02}", b / 100, b % 100))
-        .unwrap_or_default()
-}
-
 fn review_command(
     data: &std::path::Path,
     remote: &Remote,
@@ -1004,7 +1019,7 @@ fn review_command(
             if json {
                 writeln!(out, "{}", result.to_jcs())?;
             } else {
-                print_review(out, &result)?;
+                render::review(out, &result)?;
             }
         }
         ReviewCommand::Seal {
@@ -1016,7 +1031,7 @@ fn review_command(
             let log = open(data, remote)?;
             let (result, position, checkpoint) = match &log {
                 Backend::Local(l) => {
-                    let at = log.simulated_clock().then(taizhang::store::system_now);
+                    let at = l.info().simulated_clock.then(taizhang::store::system_now);
                     let (result, receipt) = reviews::seal(l, &id, start, end, &actor, at)?;
                     (
                         result,
@@ -1052,7 +1067,7 @@ fn review_command(
                     (result, position, note)
                 }
             };
-            print_review(out, &result)?;
+            render::review(out, &result)?;
             writeln!(
                 out,
                 "\nsealed review {id} at position {position}: tree size {}, result sha256 {}",
@@ -1073,104 +1088,5 @@ fn review_command(
             writeln!(out, "{}", serde_json::to_string_pretty(&b)?)?;
         }
     }
-    Ok(())
-}
-
-/// The human view of a review: the summary first, then one line per posting.
-fn print_review(out: &mut dyn Write, r: &projections::review::ReviewResult) -> Result<()> {
-    let s = &r.summary;
-    writeln!(
-        out,
-        "Review {} .. {} over the first {} events (root {}), policy {} (sha256 {})",
-        r.period.start,
-        r.period.end,
-        r.tree_size,
-        &r.root[..16],
-        r.policy_id,
-        &r.policy_sha256[..16]
-    )?;
-    writeln!(
-        out,
-        "active {}   graded {}   excluded (not graded) {}",
-        s.active, s.graded, s.excluded
-    )?;
-    writeln!(out, "excellent 优秀 {}   competent 称职 {}   basically competent 基本称职 {}   incompetent 不称职 {}", s.excellent, s.competent, s.basically_competent, s.incompetent)?;
-    writeln!(out, "competent or above 称职以上: {} of {} graded = {}%   ({} active postings excluded, listed below)", s.competent_or_above, s.graded, points(Some(s.competent_or_above_bp)), s.excluded)?;
-    let excluded: Vec<Vec<String>> = r
-        .postings
-        .iter()
-        .filter(|p| p.reason.is_some())
-        .map(|p| {
-            vec![
-                p.posting_id.to_string(),
-                p.person_name.clone(),
-                p.village_id.to_string(),
-                p.service_days.to_string(),
-                serde_json::to_value(p.reason)
-                    .ok()
-                    .map(|v| render::cell(&v))
-                    .unwrap_or_default(),
-            ]
-        })
-        .collect();
-    if !excluded.is_empty() {
-        writeln!(out, "\nexcluded:")?;
-        let names: Vec<String> = ["posting", "name", "village", "service_days", "reason"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        render::aligned(out, &names, &excluded)?;
-    }
-    writeln!(out, "\npostings (points out of 100):")?;
-    let names: Vec<String> = [
-        "posting",
-        "name",
-        "village",
-        "days",
-        "work",
-        "commitments",
-        "evaluation",
-        "satisfaction",
-        "deductions",
-        "total",
-        "grade",
-        "caps",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let cells: Vec<Vec<String>> = r
-        .postings
-        .iter()
-        .filter(|p| p.reason.is_none())
-        .map(|p| {
-            let grade = p
-                .grade
-                .and_then(|g| serde_json::to_value(g).ok())
-                .map(|v| render::cell(&v))
-                .unwrap_or_default();
-            let caps: Vec<String> = p
-                .caps
-                .iter()
-                .filter_map(|c| serde_json::to_value(c).ok())
-                .map(|v| render::cell(&v))
-                .collect();
-            vec![
-                p.posting_id.to_string(),
-                p.person_name.clone(),
-                p.village_id.to_string(),
-                p.service_days.to_string(),
-                points(p.work_bp),
-                points(p.commitments_bp),
-                points(p.evaluation_bp),
-                points(p.satisfaction_bp),
-                points(Some(p.deductions_bp)),
-                points(p.total_bp),
-                grade,
-                caps.join(" "),
-            ]
-        })
-        .collect();
-    render::aligned(out, &names, &cells)?;
     Ok(())
 }

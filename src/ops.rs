@@ -8,7 +8,7 @@ use events::{EventId, ProposedEvent};
 
 use crate::checkpoint;
 use crate::merkle::{self, Frontier};
-use crate::store::{AppendError, Appended, Log, Source};
+use crate::store::{AppendError, Appended, DerivedDigest, Log, Source};
 
 /// Most events one import file may hold: the whole file is one atomic append.
 pub const IMPORT_EVENTS_MAX: usize = 200_000;
@@ -241,6 +241,9 @@ pub fn verify(log: &dyn Log, mut progress: impl FnMut(u64)) -> Result<Verified, 
     };
     let mut streams: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     let mut last = None;
+    // What the records imply of the indexes and inner tree nodes, compared with what is stored
+    // after the pass: proofs are served from those nodes, lookups from those indexes.
+    let mut implied = DerivedDigest::default();
     check_notes(&frontier, &mut notes)?;
     for rec in log.read(0, size) {
         let rec = rec.map_err(|e| VerifyFailure(e.to_string()))?;
@@ -249,6 +252,11 @@ pub fn verify(log: &dyn Log, mut progress: impl FnMut(u64)) -> Result<Verified, 
         let leaf = ev.leaf_sha256();
         if rec.leaf_sha256 != leaf {
             return Err(VerifyFailure(format!("position {p}: the leaf recomputed from the event's canonical JSON differs from the stored leaf")));
+        }
+        implied.ids.add_id(&ev.event_id, p);
+        implied.streams.add_stream(&ev.stream, ev.stream_version, p);
+        if let events::Payload::Retracted(r) = &ev.payload {
+            implied.retractions.add_retraction(p, &r.target_event_id);
         }
         let v = streams.entry(ev.stream.clone()).or_insert(0);
         if ev.stream_version != *v {
@@ -264,7 +272,11 @@ pub fn verify(log: &dyn Log, mut progress: impl FnMut(u64)) -> Result<Verified, 
             )));
         }
         last = Some(ev.recorded_at);
-        frontier.push(leaf.0);
+        for (level, index, hash) in frontier.push(leaf.0) {
+            if level > 0 {
+                implied.nodes.add_node(level, index, &hash);
+            }
+        }
         check_notes(&frontier, &mut notes)?;
         if p % 4096 == 0 {
             progress(p);
@@ -280,10 +292,98 @@ pub fn verify(log: &dyn Log, mut progress: impl FnMut(u64)) -> Result<Verified, 
     if stored_root != root {
         return Err(VerifyFailure(format!("the stored tree's root at size {size} differs from the root recomputed from the records")));
     }
+    let stored = log
+        .derived_digest(size)
+        .map_err(|e| VerifyFailure(e.to_string()))?;
+    if stored != implied {
+        return Err(locate_derived_damage(log, size, &stored, &implied));
+    }
     progress(size);
     Ok(Verified {
         size,
         root,
         checkpoints: checked,
     })
+}
+
+/// A second, slower pass that names the first position whose index entries or tree nodes do
+/// not match its record, once the digests said something does.
+fn locate_derived_damage(
+    log: &dyn Log,
+    size: u64,
+    stored: &DerivedDigest,
+    implied: &DerivedDigest,
+) -> VerifyFailure {
+    let mut frontier = Frontier::new();
+    for rec in log.read(0, size) {
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => return VerifyFailure(e.to_string()),
+        };
+        let ev = &rec.event;
+        let p = ev.position;
+        if stored.ids != implied.ids {
+            match log.event(ev.event_id) {
+                Ok(Some(found)) if found.position == p => {}
+                Ok(_) => {
+                    return VerifyFailure(format!(
+                        "position {p}: the event-id index does not lead to this event ({})",
+                        ev.event_id
+                    ))
+                }
+                Err(e) => return VerifyFailure(format!("position {p}: the event-id index: {e}")),
+            }
+        }
+        if stored.streams != implied.streams {
+            match log.read_stream(&ev.stream, ev.stream_version, 1) {
+                Ok(found) if found.first().is_some_and(|f| f.position == p) => {}
+                Ok(_) => {
+                    return VerifyFailure(format!(
+                    "position {p}: the stream index does not lead to this event ({} version {})",
+                    ev.stream, ev.stream_version
+                ))
+                }
+                Err(e) => return VerifyFailure(format!("position {p}: the stream index: {e}")),
+            }
+        }
+        if stored.retractions != implied.retractions {
+            if let events::Payload::Retracted(_) = &ev.payload {
+                let listed = log
+                    .retractions(p + 1)
+                    .map(|r| r.last().is_some_and(|l| l.position == p));
+                if !matches!(listed, Ok(true)) {
+                    return VerifyFailure(format!(
+                        "position {p}: the retraction index does not list this retraction"
+                    ));
+                }
+            }
+        }
+        for (level, index, hash) in frontier.push(rec.leaf_sha256.0) {
+            if level > 0
+                && stored.nodes != implied.nodes
+                && log.node(level, index).ok() != Some(hash)
+            {
+                let first = index << level;
+                let last = ((index + 1) << level) - 1;
+                return VerifyFailure(format!("tree node level {level} index {index} (over positions {first}..={last}) differs from the hash of its records; proofs through it would be wrong"));
+            }
+        }
+    }
+    let which: Vec<&str> = [
+        (stored.ids != implied.ids, "event-id index"),
+        (stored.streams != implied.streams, "stream index"),
+        (stored.nodes != implied.nodes, "tree nodes"),
+        (
+            stored.retractions != implied.retractions,
+            "retraction index",
+        ),
+    ]
+    .iter()
+    .filter(|(bad, _)| *bad)
+    .map(|(_, name)| *name)
+    .collect();
+    VerifyFailure(format!(
+        "the store's {} hold entries no record explains",
+        which.join(" and ")
+    ))
 }

@@ -189,6 +189,111 @@ pub fn record<T: Serialize>(out: &mut dyn Write, value: &T, format: Format) -> s
     }
 }
 
+/// Basis points as points with two decimals (9536 → 95.36).
+pub fn points(bp: Option<u64>) -> String {
+    bp.map(|b| format!("{}.{:02}", b / 100, b % 100))
+        .unwrap_or_default()
+}
+
+/// The human view of a review: the summary first, then one line per posting.
+pub fn review(out: &mut dyn Write, r: &projections::review::ReviewResult) -> std::io::Result<()> {
+    let s = &r.summary;
+    writeln!(
+        out,
+        "Review {} .. {} over the first {} events (root {}), policy {} (sha256 {})",
+        r.period.start,
+        r.period.end,
+        r.tree_size,
+        &r.root[..16],
+        r.policy_id,
+        &r.policy_sha256[..16]
+    )?;
+    writeln!(
+        out,
+        "active {}   graded {}   excluded (not graded) {}",
+        s.active, s.graded, s.excluded
+    )?;
+    writeln!(out, "excellent 优秀 {}   competent 称职 {}   basically competent 基本称职 {}   incompetent 不称职 {}", s.excellent, s.competent, s.basically_competent, s.incompetent)?;
+    writeln!(out, "competent or above 称职以上: {} of {} graded = {}%   ({} active postings excluded, listed below)", s.competent_or_above, s.graded, points(Some(s.competent_or_above_bp)), s.excluded)?;
+    let excluded: Vec<Vec<String>> = r
+        .postings
+        .iter()
+        .filter(|p| p.reason.is_some())
+        .map(|p| {
+            vec![
+                p.posting_id.to_string(),
+                p.person_name.clone(),
+                p.village_id.to_string(),
+                p.service_days.to_string(),
+                serde_json::to_value(p.reason)
+                    .ok()
+                    .map(|v| cell(&v))
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    if !excluded.is_empty() {
+        writeln!(out, "\nexcluded:")?;
+        let names: Vec<String> = ["posting", "name", "village", "service_days", "reason"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        aligned(out, &names, &excluded)?;
+    }
+    writeln!(out, "\npostings (points out of 100):")?;
+    let names: Vec<String> = [
+        "posting",
+        "name",
+        "village",
+        "days",
+        "work",
+        "commitments",
+        "evaluation",
+        "satisfaction",
+        "deductions",
+        "total",
+        "grade",
+        "caps",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let cells: Vec<Vec<String>> = r
+        .postings
+        .iter()
+        .filter(|p| p.reason.is_none())
+        .map(|p| {
+            let grade = p
+                .grade
+                .and_then(|g| serde_json::to_value(g).ok())
+                .map(|v| cell(&v))
+                .unwrap_or_default();
+            let caps: Vec<String> = p
+                .caps
+                .iter()
+                .filter_map(|c| serde_json::to_value(c).ok())
+                .map(|v| cell(&v))
+                .collect();
+            vec![
+                p.posting_id.to_string(),
+                p.person_name.clone(),
+                p.village_id.to_string(),
+                p.service_days.to_string(),
+                points(p.work_bp),
+                points(p.commitments_bp),
+                points(p.evaluation_bp),
+                points(p.satisfaction_bp),
+                points(Some(p.deductions_bp)),
+                points(p.total_bp),
+                grade,
+                caps.join(" "),
+            ]
+        })
+        .collect();
+    aligned(out, &names, &cells)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,10 +44,11 @@ fn each(log: &dyn Log, size: u64, mut f: impl FnMut(&RecordedEvent)) -> Result<(
 
 /// The retractions among the first `size` events: the first pass of every rebuild.
 pub fn retractions(log: &dyn Log, size: u64) -> Result<Retractions> {
+    check_size(log, size)?;
     let mut r = Retractions::new();
-    each(log, size, |e| {
-        r.note(e);
-    })?;
+    for e in log.retractions(size)? {
+        r.note(&e);
+    }
     Ok(r)
 }
 
@@ -60,6 +61,34 @@ pub fn ledgers(log: &dyn Log, size: u64) -> Result<Ledgers> {
         let _ = ledgers.apply(e);
     })?;
     Ok(ledgers)
+}
+
+/// The ledgers of one village as of the first `size` events, read from that village's events
+/// alone (and the log's retractions): what the full ledgers show for the village, at the cost
+/// of its own events. Calendar statuses are judged on the same default reference date as the
+/// full ledgers (the last event of the prefix), returned beside.
+pub fn village_ledgers(log: &dyn Log, size: u64, village: &str) -> Result<(Ledgers, Option<Date>)> {
+    check_size(log, size)?;
+    let mut ledgers = Ledgers::new(retractions(log, size)?);
+    for position in log.village_positions(village, size)? {
+        let rec = log
+            .read(position, position + 1)
+            .next()
+            .ok_or_else(|| anyhow!("record {position} is missing"))??;
+        let _ = ledgers.apply(&rec.event);
+    }
+    let reference = match size {
+        0 => None,
+        n => Some(
+            log.read(n - 1, n)
+                .next()
+                .ok_or_else(|| anyhow!("record {} is missing", n - 1))??
+                .event
+                .recorded_at
+                .cst_date(),
+        ),
+    };
+    Ok((ledgers, reference))
 }
 
 /// The audit views as of the first `size` events.

@@ -290,6 +290,27 @@ impl LogState {
         Ok(())
     }
 
+    /// Checks a batch exactly as [`LogState::apply_batch`] does, and leaves the state as it
+    /// was whatever the answer: for a store that must know whether earlier events of a batch
+    /// would be refused before it reports a later event's other fault.
+    pub fn check_batch(&mut self, batch: &[RecordedEvent]) -> Result<(), (usize, Refusal)> {
+        let mut journal = Journal {
+            enabled: true,
+            entries_len: self.entries.len(),
+            global_anomalies_len: self.global_anomalies.len(),
+            ..Journal::default()
+        };
+        let mut result = Ok(());
+        for (i, event) in batch.iter().enumerate() {
+            if let Err(refusal) = self.admit(event, true, &mut journal) {
+                result = Err((i, refusal));
+                break;
+            }
+        }
+        self.undo(journal);
+        result
+    }
+
     /// Applies an event already in the log (when rebuilding at open). Never fails: an event
     /// that would now be refused is recorded as an anomaly and ignored where it cannot apply.
     pub fn replay(&mut self, event: &RecordedEvent) {
@@ -299,6 +320,36 @@ impl LogState {
         if journal.dirty {
             self.rebuild_anomalies();
         }
+    }
+
+    /// The village an event in the log belongs to: the one it names, else the village of its
+    /// subject's creation (counted, else the first), else (a retraction) its target's. `None`
+    /// for policies and review seals, which belong to no village.
+    pub fn village_of_event(&self, position: u64) -> Option<&Id> {
+        let mut index = usize::try_from(position).ok()?;
+        // A retraction's target is earlier in the log and is never itself a retraction of a
+        // retraction that counts; bound the walk anyway.
+        for _ in 0..4 {
+            let e = self.entries.get(index)?;
+            if let Some(v) = e.fact.village() {
+                return Some(v);
+            }
+            if let Some(subject) = e.fact.subject() {
+                let entity = self.entities.get(&key_of(subject))?;
+                let creation = entity
+                    .creations
+                    .iter()
+                    .copied()
+                    .find(|&c| self.entries[c].counted())
+                    .or_else(|| entity.creations.first().copied())?;
+                return self.entries[creation].fact.village();
+            }
+            match &e.fact {
+                Fact::Retracted { target, .. } => index = *self.by_event_id.get(target)?,
+                _ => return None,
+            }
+        }
+        None
     }
 
     /// The stream of an event in the log, counted or not: where a `Retracted` of it goes.

@@ -9,6 +9,8 @@
 //! - `N` level (u8), index (u64 BE) → 32-byte hash of a perfect subtree, levels ≥ 1 (level 0,
 //!   the leaf hashes, lives in the records)
 //! - `C` tree size (u64 BE) → signed checkpoint note
+//! - `R` position (u64 BE) → target event id (16 bytes), for every `Retracted`: the first pass
+//!   of a rebuild reads these few records instead of the whole log
 
 pub const META: u8 = b'M';
 pub const LOG: u8 = b'L';
@@ -16,6 +18,7 @@ pub const ID: u8 = b'I';
 pub const STREAM: u8 = b'S';
 pub const NODE: u8 = b'N';
 pub const CHECKPOINT: u8 = b'C';
+pub const RETRACTION: u8 = b'R';
 
 pub fn meta(name: &str) -> Vec<u8> {
     let mut k = vec![META];
@@ -72,4 +75,27 @@ pub fn checkpoint(size: u64) -> [u8; 9] {
 
 pub fn u64_value(v: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(v.try_into().ok()?))
+}
+
+/// (stream, version) of a stream index key.
+pub fn parse_stream(key: &[u8]) -> Option<(&str, u64)> {
+    if key.len() < 10 || key[0] != STREAM || key[key.len() - 9] != 0 {
+        return None;
+    }
+    let stream = std::str::from_utf8(&key[1..key.len() - 9]).ok()?;
+    Some((stream, u64_value(&key[key.len() - 8..])?))
+}
+
+/// (level, index) of a tree node key.
+pub fn parse_node(key: &[u8]) -> Option<(u8, u64)> {
+    if key.len() != 10 || key[0] != NODE {
+        return None;
+    }
+    Some((key[1], u64_value(&key[2..])?))
+}
+
+pub fn retraction(position: u64) -> [u8; 9] {
+    let mut k = [RETRACTION; 9];
+    k[1..].copy_from_slice(&position.to_be_bytes());
+    k
 }

@@ -247,6 +247,68 @@ pub enum SealError {
     Checkpoint(#[from] ProofError),
 }
 
+/// Order-free digests of what a backend keeps beside its records: the event-id index, the
+/// stream index and the tree's inner nodes. Each is a sum (two wrapping 64-bit lanes) of a
+/// SHA-256-derived hash per entry, so `verify` can compare what the records imply with what is
+/// stored in one sequential pass each, whatever order either side produces the entries in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DerivedDigest {
+    /// Entries (event id → position).
+    pub ids: Digest128,
+    /// Entries (stream, version → position).
+    pub streams: Digest128,
+    /// Inner tree nodes (level ≥ 1, index → hash) of complete subtrees.
+    pub nodes: Digest128,
+    /// Retractions (position → target event id).
+    pub retractions: Digest128,
+}
+
+/// A multiset digest: the wrapping sum of 128-bit entry hashes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Digest128(pub u64, pub u64);
+
+impl Digest128 {
+    fn add_bytes(&mut self, tag: u8, parts: &[&[u8]]) {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update([tag]);
+        for p in parts {
+            h.update((p.len() as u64).to_be_bytes());
+            h.update(p);
+        }
+        let out = h.finalize();
+        self.0 = self
+            .0
+            .wrapping_add(u64::from_be_bytes(out[0..8].try_into().expect("8 bytes")));
+        self.1 = self
+            .1
+            .wrapping_add(u64::from_be_bytes(out[8..16].try_into().expect("8 bytes")));
+    }
+    /// Adds an event-id index entry.
+    pub fn add_id(&mut self, event_id: &EventId, position: u64) {
+        self.add_bytes(b'I', &[event_id.0.as_bytes(), &position.to_be_bytes()]);
+    }
+    /// Adds a stream index entry.
+    pub fn add_stream(&mut self, stream: &str, version: u64, position: u64) {
+        self.add_bytes(
+            b'S',
+            &[
+                stream.as_bytes(),
+                &version.to_be_bytes(),
+                &position.to_be_bytes(),
+            ],
+        );
+    }
+    /// Adds a retraction index entry.
+    pub fn add_retraction(&mut self, position: u64, target: &EventId) {
+        self.add_bytes(b'R', &[&position.to_be_bytes(), target.0.as_bytes()]);
+    }
+    /// Adds an inner tree node.
+    pub fn add_node(&mut self, level: u8, index: u64, hash: &Hash) {
+        self.add_bytes(b'N', &[&[level], &index.to_be_bytes(), hash]);
+    }
+}
+
 /// The interface of an event log, whatever holds it.
 pub trait Log: Send + Sync {
     /// Appends one batch atomically: all of it, or nothing. `recorded_at` is the log's clock,
@@ -304,6 +366,17 @@ pub trait Log: Send + Sync {
         actor: &str,
         recorded_at: Option<Timestamp>,
     ) -> Result<SealReceipt, SealError>;
+    /// Positions below `size` of the events that belong to a village (naming it, through their
+    /// subject, or retracting such an event), in order: a village's ledger reads only these.
+    fn village_positions(&self, village: &str, size: u64) -> Result<Vec<u64>, ReadError>;
+    /// The `Retracted` events among the first `size` events, in position order (an index: a
+    /// rebuild's first pass reads these instead of the whole log).
+    fn retractions(&self, size: u64) -> Result<Vec<RecordedEvent>, ReadError>;
+    /// Digests of the indexes and inner tree nodes stored for the first `size` events (entries
+    /// naming positions below `size`; nodes of subtrees inside it).
+    fn derived_digest(&self, size: u64) -> Result<DerivedDigest, ReadError>;
+    /// The stored hash of the complete subtree `(level, index)` (level 0: a leaf).
+    fn node(&self, level: u8, index: u64) -> Result<Hash, ReadError>;
     /// Every signed checkpoint, by size.
     fn checkpoints(&self) -> Result<Vec<(u64, String)>, ReadError>;
     /// The public verifier key of the log's checkpoints.
