@@ -147,6 +147,9 @@ enum Command {
         /// Runs per measurement (the median is printed).
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Least events of the generated history the ledger measurements run on (0: skip them).
+        #[arg(long, default_value_t = 1_000_000)]
+        history_events: u64,
     },
 }
 
@@ -647,8 +650,16 @@ fn run(cli: Cli) -> Result<()> {
             // A previous demo store there is replaced; any other store is refused.
             taizhang::demo_run::run(&data, seed, &mut out)?
         }
-        Command::Bench { events, runs } => {
+        Command::Bench {
+            events,
+            runs,
+            history_events,
+        } => {
             taizhang::bench::run(&taizhang::bench::BenchConfig { events, runs }, &mut out)?;
+            if history_events > 0 {
+                out.flush()?;
+                taizhang::bench::run_ledgers(history_events, runs.min(3), &mut out)?;
+            }
         }
         Command::Verify => {
             let log = open(&data).context("verify failed")?;
