@@ -240,3 +240,216 @@ pub fn run(cfg: &BenchConfig, out: &mut dyn Write) -> std::io::Result<()> {
     )?;
     Ok(())
 }
+
+/// A large generated history: `copies` demo cities side by side (seeds 1, 2, …), their ids
+/// prefixed `c<k>.` so the cities are distinct, batch i of every copy recorded at batch i's
+/// moment. Each entry is one atomic batch. The review seals of the demo are left out.
+pub fn big_history(copies: usize) -> Vec<(events::Timestamp, Vec<ProposedEvent>)> {
+    use crate::demo::{city, DemoStep};
+    let cities: Vec<Vec<crate::demo::DemoBatch>> = (0..copies)
+        .map(|k| {
+            city(k as u64 + 1)
+                .into_iter()
+                .filter_map(|s| match s {
+                    DemoStep::Append(b) => Some(b),
+                    DemoStep::SealReview { .. } => None,
+                })
+                .collect()
+        })
+        .collect();
+    let steps = cities.iter().map(Vec::len).max().unwrap_or(0);
+    let mut out = Vec::new();
+    for i in 0..steps {
+        for (k, c) in cities.iter().enumerate() {
+            let Some(b) = c.get(i) else { continue };
+            let events = b.events.iter().map(|e| prefixed(e, k)).collect();
+            out.push((b.recorded_at, events));
+        }
+    }
+    // The copies' batch i need not share a moment: keep recorded_at non-decreasing.
+    let mut last = events::Timestamp::from_micros(i64::MIN);
+    for (t, _) in out.iter_mut() {
+        last = last.max(*t);
+        *t = last;
+    }
+    out
+}
+
+/// The event with every id of its payload prefixed `c<k>.` (event references stay: each copy
+/// has its own event ids already).
+fn prefixed(e: &ProposedEvent, k: usize) -> ProposedEvent {
+    fn walk(v: &mut serde_json::Value, k: usize) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (key, val) in m.iter_mut() {
+                    if key.ends_with("_id") && key != "target_event_id" {
+                        if let serde_json::Value::String(s) = val {
+                            *s = format!("c{k}.{s}");
+                        }
+                    } else {
+                        walk(val, k);
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|x| walk(x, k)),
+            _ => {}
+        }
+    }
+    let mut json = e.payload.to_json_value();
+    walk(&mut json, k);
+    let payload = events::Payload::from_json(e.payload.event_type(), &json.to_string())
+        .expect("a prefixed demo payload is valid");
+    ProposedEvent {
+        payload,
+        ..e.clone()
+    }
+}
+
+/// Peak resident memory of this process (VmHWM), bytes; reset by [`reset_peak_rss`].
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Resets the peak resident memory to the current one (Linux `clear_refs` 5).
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// Builds a store holding `history` in `dir` (simulated clock), splitting merged batches at
+/// copy boundaries to stay under the batch limit.
+pub fn store_of(dir: &Path, history: Vec<(events::Timestamp, Vec<ProposedEvent>)>) -> SledLog {
+    let log = SledLog::init(dir, "bench.local/taizhang", true).expect("init bench store");
+    let mut chunk: Vec<ProposedEvent> = Vec::new();
+    let mut at = None;
+    for (t, events) in history {
+        if at != Some(t) || chunk.len() + events.len() > crate::store::BATCH_EVENTS_MAX {
+            if let Some(a) = at.filter(|_| !chunk.is_empty()) {
+                log.append(std::mem::take(&mut chunk), "bench", Source::Client, Some(a))
+                    .expect("append history");
+            }
+            at = Some(t);
+        }
+        chunk.extend(events);
+    }
+    if let Some(a) = at.filter(|_| !chunk.is_empty()) {
+        log.append(chunk, "bench", Source::Client, Some(a))
+            .expect("append history");
+    }
+    log
+}
+
+/// The ledger and review measurements: a full rebuild over a large history, memory, a
+/// village ledger and a city review as of random earlier sizes, the demo city's review.
+pub fn run_ledgers(min_events: u64, runs: usize, out: &mut dyn Write) -> std::io::Result<()> {
+    let runs = runs.max(1);
+    let tmp = tempfile::tempdir()?;
+    // The demo city's review.
+    let demo = store_of(&tmp.path().join("demo"), big_history(1));
+    let size = demo.size();
+    let start = events::Date::from_ymd(2016, 1, 1).expect("date");
+    let end = events::Date::from_ymd(2016, 12, 31).expect("date");
+    let t = median(
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                crate::reviews::compute(&demo, size, start, end, None).expect("review");
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect(),
+    );
+    writeln!(
+        out,
+        "review of the demo city ({size} events):      {t:>12.1} ms median"
+    )?;
+    drop(demo);
+
+    let per_city = size.max(1);
+    let copies = min_events.div_ceil(per_city) as usize;
+    let t = Instant::now();
+    let log = store_of(&tmp.path().join("big"), big_history(copies));
+    let size = log.size();
+    writeln!(
+        out,
+        "history: {copies} demo cities side by side, {size} events (built in {:.0} s)",
+        t.elapsed().as_secs_f64()
+    )?;
+    let before = peak_rss();
+    let reset = reset_peak_rss();
+    let mut rates = Vec::new();
+    let mut entities = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let ledgers = crate::reviews::ledgers(&log, size).expect("rebuild");
+        let report = ledgers.report(None);
+        rates.push(rate(size, t.elapsed()));
+        entities = report.commitments.len()
+            + report.projects.len()
+            + report.pledges.len()
+            + report.postings.len()
+            + report.villages.len()
+            + report.evaluations.len();
+    }
+    let peak = peak_rss();
+    writeln!(
+        out,
+        "rebuild of every ledger from the store:      {:>12.0} events/s",
+        median(rates)
+    )?;
+    match (before, peak, reset) {
+        (Some(b), Some(p), true) => writeln!(out, "peak RSS during the rebuilds:                {:>12.1} MiB (process before: {:.1} MiB; {entities} entities)", p as f64 / 1048576.0, b as f64 / 1048576.0)?,
+        _ => writeln!(out, "peak RSS: not measurable here (/proc/self/status or clear_refs unavailable)")?,
+    }
+    // Random earlier sizes and villages, from a fixed seed.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let villages: Vec<String> = crate::reviews::ledgers(&log, size)
+        .expect("ledgers")
+        .report(None)
+        .villages
+        .iter()
+        .map(|v| v.village_id.to_string())
+        .collect();
+    let lat: Vec<f64> = (0..50)
+        .map(|_| {
+            let n = next() % size + 1;
+            let v = &villages[(next() % villages.len() as u64) as usize];
+            let t = Instant::now();
+            let (l, r) = crate::reviews::village_ledgers(&log, n, v).expect("village ledger");
+            let _ = l.report(r).village_page(v);
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    writeln!(
+        out,
+        "a village's ledgers as of a random size:     {:>12.2} ms median (p99 {:.2} ms)",
+        median(lat.clone()),
+        percentile(lat, 0.99)
+    )?;
+    let lat: Vec<f64> = (0..runs.max(3))
+        .map(|_| {
+            let n = next() % size + 1;
+            let t = Instant::now();
+            crate::reviews::compute(&log, n, start, end, None).expect("review");
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    writeln!(
+        out,
+        "the city review as of a random size:         {:>12.0} ms median",
+        median(lat)
+    )?;
+    Ok(())
+}
+
+fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}

@@ -177,6 +177,9 @@ enum Command {
         /// Runs per measurement (the median is printed).
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Least events of the generated history the ledger measurements run on (0: skip them).
+        #[arg(long, default_value_t = 1_000_000)]
+        history_events: u64,
     },
 }
 
@@ -831,8 +834,13 @@ fn run(cli: Cli) -> Result<()> {
             target: None,
             events,
             runs,
+            history_events,
         } => {
             taizhang::bench::run(&taizhang::bench::BenchConfig { events, runs }, &mut out)?;
+            if history_events > 0 {
+                out.flush()?;
+                taizhang::bench::run_ledgers(history_events, runs.min(3), &mut out)?;
+            }
         }
         Command::Bench {
             target: Some(BenchTarget::Http { clients, seconds }),

@@ -36,11 +36,55 @@ fn check_size(log: &dyn Log, size: u64) -> Result<()> {
 /// Streams the first `size` events through `f`, each checked as it is read.
 fn each(log: &dyn Log, size: u64, mut f: impl FnMut(&RecordedEvent)) -> Result<()> {
     check_size(log, size)?;
-    for rec in log.read(0, size) {
-        f(&rec?.event);
+    if size < PIPELINE_MIN_EVENTS {
+        for rec in log.read(0, size) {
+            f(&rec?.event);
+        }
+        return Ok(());
     }
-    Ok(())
+    // Reading and checking records (sled, CRC, bincode) and folding them take about as long
+    // each: a reader thread decodes chunks while this one folds, on two cores.
+    std::thread::scope(|scope| {
+        let (tx, rx) =
+            crossbeam_channel::bounded::<Result<Vec<RecordedEvent>>>(PIPELINE_CHUNKS_IN_FLIGHT);
+        scope.spawn(move || {
+            let mut chunk = Vec::with_capacity(PIPELINE_CHUNK_EVENTS);
+            for rec in log.read(0, size) {
+                match rec {
+                    Ok(r) => chunk.push(r.event),
+                    Err(e) => {
+                        let _ = tx.send(Err(e.into()));
+                        return;
+                    }
+                }
+                if chunk.len() == PIPELINE_CHUNK_EVENTS
+                    && tx
+                        .send(Ok(std::mem::replace(
+                            &mut chunk,
+                            Vec::with_capacity(PIPELINE_CHUNK_EVENTS),
+                        )))
+                        .is_err()
+                {
+                    return;
+                }
+            }
+            let _ = tx.send(Ok(chunk));
+        });
+        for chunk in rx {
+            for e in &chunk? {
+                f(e);
+            }
+        }
+        Ok(())
+    })
 }
+
+/// Below this many events a fold reads on its own thread (a thread costs more than it saves).
+const PIPELINE_MIN_EVENTS: u64 = 20_000;
+/// Events decoded per chunk handed from the reader thread to the fold.
+const PIPELINE_CHUNK_EVENTS: usize = 1024;
+/// Chunks decoded ahead of the fold at most (bounds the memory the pipeline adds).
+const PIPELINE_CHUNKS_IN_FLIGHT: usize = 4;
 
 /// The retractions among the first `size` events: the first pass of every rebuild.
 pub fn retractions(log: &dyn Log, size: u64) -> Result<Retractions> {

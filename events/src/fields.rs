@@ -1,7 +1,10 @@
 //! Field kinds of domain.md §2 and their limits: ids, names, free text, integers, event references.
 //!
-//! Each kind checks itself while it is deserialized, so a payload that decodes is a payload
-//! whose every field is in range; the error text is the reason, and the decoder adds the field.
+//! Each kind checks itself while it is deserialized from JSON, so a payload that decodes is a
+//! payload whose every field is in range; the error text is the reason, and the decoder adds
+//! the field. Stored records (bincode, not human-readable) skip the string checks: they were
+//! checked when appended, their checksum is checked before decoding, and `verify` recomputes
+//! every hash from them.
 
 use std::fmt;
 
@@ -92,28 +95,44 @@ impl fmt::Debug for Id {
 }
 impl<'de> Deserialize<'de> for Id {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Id, D::Error> {
-        Id::new(String::deserialize(d)?).map_err(serde::de::Error::custom)
+        let trusted = !d.is_human_readable();
+        let s = String::deserialize(d)?;
+        if trusted {
+            // A stored record (bincode): checked when it was appended, and its checksum was
+            // checked before it was decoded; checking every id again would slow every rebuild.
+            return Ok(Id(s));
+        }
+        Id::new(s).map_err(serde::de::Error::custom)
     }
 }
 
 /// `deserialize_with` for names: 1–200 characters.
 pub fn name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let trusted = !d.is_human_readable();
     let s = String::deserialize(d)?;
-    check_len(&s, 1, NAME_LEN_MAX).map_err(serde::de::Error::custom)?;
+    if !trusted {
+        check_len(&s, 1, NAME_LEN_MAX).map_err(serde::de::Error::custom)?;
+    }
     Ok(s)
 }
 
 /// `deserialize_with` for `content`: 1–4000 characters.
 pub fn content<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let trusted = !d.is_human_readable();
     let s = String::deserialize(d)?;
-    check_len(&s, 1, TEXT_LEN_MAX).map_err(serde::de::Error::custom)?;
+    if !trusted {
+        check_len(&s, 1, TEXT_LEN_MAX).map_err(serde::de::Error::custom)?;
+    }
     Ok(s)
 }
 
 /// `deserialize_with` for free text: 0–4000 characters.
 pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let trusted = !d.is_human_readable();
     let s = String::deserialize(d)?;
-    check_len(&s, 0, TEXT_LEN_MAX).map_err(serde::de::Error::custom)?;
+    if !trusted {
+        check_len(&s, 0, TEXT_LEN_MAX).map_err(serde::de::Error::custom)?;
+    }
     Ok(s)
 }
 
