@@ -424,6 +424,9 @@ fn serve(data: &std::path::Path, listen: std::net::SocketAddr, out: &mut dyn Wri
         .with_writer(std::io::stderr)
         .init();
     let log = std::sync::Arc::new(open_local(data)?);
+    if log.info().simulated_clock {
+        bail!("{} is a demo store (its recorded_at times come from a simulated clock): a server records with the real clock; serve a store made with `taizhang init`", data.display());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

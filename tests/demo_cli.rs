@@ -61,3 +61,12 @@ fn demo_refuses_to_replace_a_store_that_is_not_a_demo() {
     assert!(err.contains("not a demo store"), "{err}");
     assert!(ok(&data, &["verify"]).starts_with("ok: 0 events"));
 }
+
+#[test]
+fn a_demo_store_is_not_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    ok(&data, &["demo"]);
+    let err = fails(&data, &["serve", "--listen", "127.0.0.1:0"]);
+    assert!(err.contains("is a demo store"), "{err}");
+}
