@@ -12,6 +12,8 @@ pub mod checkpoint;
 pub mod client;
 pub mod demo;
 pub mod demo_run;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod merkle;
 pub mod ops;
 pub mod render;
