@@ -31,18 +31,26 @@ fn days_from_civil(y: i32, m: u32, d: u32) -> i32 {
     era * 146_097 + doe as i32 - 719_468
 }
 
-/// The civil date of a day number (inverse of [`days_from_civil`]).
+/// The civil date of a day number (inverse of [`days_from_civil`]), for any `i32`.
 fn civil_from_days(z: i32) -> (i32, u32, u32) {
-    let z = z + 719_468;
+    // In i64: a stored record's day number is any i32 until it is checked, and `z + 719_468`
+    // overflows i32 near i32::MAX (found by the `record` fuzz target).
+    let z = i64::from(z) + 719_468;
     let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
     let doe = (z - era * 146_097) as u32;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe as i32 + era * 400;
+    let y = i64::from(yoe) + era * 400;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    let y = if m <= 2 { y + 1 } else { y };
+    // |y| < 5.9 million for any i32 day number.
+    (
+        i32::try_from(y).expect("the year of an i32 day fits i32"),
+        m,
+        d,
+    )
 }
 
 /// Whether `y` is a Gregorian leap year.
@@ -447,6 +455,22 @@ mod tests {
         assert_eq!(t3.to_string(), "1969-12-31T23:59:59.500000Z");
         assert!("2016-12-31T24:00:00Z".parse::<Timestamp>().is_err());
         assert!("2016-12-31T16:00:00+08:00".parse::<Timestamp>().is_err());
+    }
+
+    #[test]
+    fn extreme_day_numbers_are_refused_not_overflowed() {
+        // A damaged stored record can hold any i32 as a date; the civil dates of the ends of
+        // i32 are those of the same algorithm in unbounded integers.
+        assert_eq!(civil_from_days(i32::MAX), (5_881_580, 7, 11));
+        assert_eq!(civil_from_days(i32::MIN), (-5_877_641, 6, 23));
+        assert_eq!(
+            Date::from_days(i32::MAX),
+            Err(TimeError::YearOutOfRange(5_881_580))
+        );
+        assert_eq!(
+            Date::from_days(i32::MIN),
+            Err(TimeError::YearOutOfRange(-5_877_641))
+        );
     }
 
     #[test]
