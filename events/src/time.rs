@@ -279,7 +279,12 @@ impl Timestamp {
     }
     /// The calendar date of this moment in China Standard Time (UTC+8).
     pub fn cst_date(self) -> Date {
-        let days = (self.micros + CST_OFFSET_MICROS).div_euclid(MICROS_PER_DAY);
+        // Saturating: a stored record's `recorded_at` is any i64 until it is checked, and the
+        // clamp below is meant to catch it rather than an overflow here.
+        let days = self
+            .micros
+            .saturating_add(CST_OFFSET_MICROS)
+            .div_euclid(MICROS_PER_DAY);
         Date::from_days(days as i32).unwrap_or_else(|_| {
             // Outside 1900–2999 only through a broken clock; clamp rather than panic.
             Date {
@@ -470,6 +475,18 @@ mod tests {
         assert_eq!(
             Date::from_days(i32::MIN),
             Err(TimeError::YearOutOfRange(-5_877_641))
+        );
+    }
+
+    #[test]
+    fn extreme_timestamps_clamp_to_the_date_range() {
+        assert_eq!(
+            Timestamp::from_micros(i64::MAX).cst_date().to_string(),
+            "2999-12-31"
+        );
+        assert_eq!(
+            Timestamp::from_micros(i64::MIN).cst_date().to_string(),
+            "1900-01-01"
         );
     }
 
