@@ -206,7 +206,7 @@ async fn observe(
             }
         };
         if !is_public(&route) {
-            match app.tokens.authenticate(req.headers()) {
+            match app.tokens.authenticate(req.headers()).await {
                 Ok(p) => {
                     actor = p.name.clone();
                     req.extensions_mut().insert(p);
