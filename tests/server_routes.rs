@@ -690,3 +690,54 @@ async fn the_openapi_document_matches_the_router() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrected_creation_moves_the_entity_to_its_new_village() {
+    let f = fixture(Limits::default());
+    let register = line(
+        "VillageRegistered",
+        r#"{"village_id":"XX-OTHER","name":"他村","county":"岑溪市","township":"波塘镇"}"#,
+    );
+    let a = post_events(&f, "rec", register).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let pledge = |village: &str| {
+        line(
+            "DonationPledged",
+            &format!(
+                r#"{{"pledge_id":"G-B2","donor_id":"D-1","donor_name":"某公司","donor_kind":"enterprise","village_id":"{village}","amount_fen":100000,"purpose":"修路","due":"2016-12-31"}}"#
+            ),
+        )
+    };
+    let a = post_events(&f, "rec", pledge("CX-BT-LF")).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let first_id = a.json()["events"][0]["event_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The correction: the creation retracted and entered again, for the other village.
+    let retract = line(
+        "Retracted",
+        &format!(r#"{{"target_event_id":"{first_id}","reason":"村填错","approved_by":"王"}}"#),
+    );
+    let a = post_events(&f, "rec", format!("[{retract},{}]", pledge("XX-OTHER"))).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let received = line(
+        "DonationReceived",
+        r#"{"pledge_id":"G-B2","amount_fen":50000,"receipt_no":"R-1"}"#,
+    );
+    let a = post_events(&f, "rec-lf", received.clone()).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.text());
+    assert_eq!(a.json()["error"]["rule"], "recorder.villages");
+    assert!(a.text().contains("XX-OTHER"), "{}", a.text());
+    let a = post_events(&f, "rec-other", received).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    // The pledge's stream is readable by the new village's recorder, not the old one's.
+    let a = f
+        .call("GET", "/v1/streams/pledge/G-B2", Some("rec-other"), None)
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let a = f
+        .call("GET", "/v1/streams/pledge/G-B2", Some("rec-lf"), None)
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.text());
+}

@@ -1,12 +1,12 @@
 //! Who may do what: bearer tokens (reloaded when `tokens.json` changes) and the rules of the
 //! roles. Every refusal names its rule, so a 401 or 403 says exactly what was missing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::http::HeaderMap;
-use events::{EventType, Payload, ProposedEvent};
+use events::{EventId, EventType, Payload, ProposedEvent};
 
 use super::error::ApiError;
 use crate::store::tokens::{self, Role, TokenEntry, Tokens};
@@ -347,12 +347,15 @@ fn direct_village(p: &Payload) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The village of events: from the payload, or from the first event of the entity's stream
-/// (its creation, which names the village), in the batch or in the log.
+/// The village of events: from the payload, or from the entity's creation (the event of its
+/// stream that names the village), in the batch or in the log. A creation can be corrected
+/// (retracted and entered again, perhaps for another village, as domain.md "Corrections"
+/// allows): the latest creation that is not retracted counts.
 pub struct VillageOf<'a> {
     log: &'a dyn Log,
     batch: &'a [ProposedEvent],
-    streams: HashMap<String, Option<String>>,
+    /// Per stream, its creations in the log not retracted there (event id, village), in order.
+    streams: HashMap<String, Vec<(EventId, String)>>,
 }
 
 impl<'a> VillageOf<'a> {
@@ -389,28 +392,52 @@ impl<'a> VillageOf<'a> {
         self.of_stream(&stream, index)
     }
 
-    /// The village of a stream: its creation event's, looked for in the batch before
-    /// `before`, then in the log.
+    /// The village of a stream: that of its latest creation not retracted, looked for in the
+    /// batch before `before`, then in the log.
     pub fn of_stream(&mut self, stream: &str, before: usize) -> Result<Option<String>, ApiError> {
         if let Some(id) = stream.strip_prefix("village/") {
             return Ok(Some(id.to_string()));
         }
-        if let Some(v) = self.streams.get(stream) {
-            return Ok(v.clone());
-        }
-        let in_batch = self.batch[..before]
+        let earlier = &self.batch[..before];
+        // Retractions earlier in the batch (a correction sent as one batch).
+        let retracted_here: HashSet<EventId> = earlier
             .iter()
-            .find(|e| e.payload.stream().as_deref() == Some(stream))
-            .and_then(|e| direct_village(&e.payload));
-        let v = match in_batch {
-            Some(v) => Some(v),
-            None => self
-                .log
-                .read_stream(stream, 0, 1)?
-                .first()
-                .and_then(|e| direct_village(&e.payload)),
-        };
-        self.streams.insert(stream.to_string(), v.clone());
-        Ok(v)
+            .filter_map(|e| match &e.payload {
+                Payload::Retracted(r) => Some(r.target_event_id),
+                _ => None,
+            })
+            .collect();
+        let in_batch = earlier
+            .iter()
+            .rev()
+            .filter(|e| e.payload.stream().as_deref() == Some(stream))
+            .filter(|e| e.event_id.is_none_or(|id| !retracted_here.contains(&id)))
+            .find_map(|e| direct_village(&e.payload));
+        if in_batch.is_some() {
+            return Ok(in_batch);
+        }
+        if !self.streams.contains_key(stream) {
+            // A retraction is recorded in its target's stream, so the stream alone tells which
+            // of its creations stand.
+            let events = self.log.read_stream(stream, 0, u64::MAX)?;
+            let retracted: HashSet<EventId> = events
+                .iter()
+                .filter_map(|e| match &e.payload {
+                    Payload::Retracted(r) => Some(r.target_event_id),
+                    _ => None,
+                })
+                .collect();
+            let creations = events
+                .iter()
+                .filter(|e| !retracted.contains(&e.event_id))
+                .filter_map(|e| direct_village(&e.payload).map(|v| (e.event_id, v)))
+                .collect();
+            self.streams.insert(stream.to_string(), creations);
+        }
+        Ok(self.streams[stream]
+            .iter()
+            .rev()
+            .find(|(id, _)| !retracted_here.contains(id))
+            .map(|(_, v)| v.clone()))
     }
 }
