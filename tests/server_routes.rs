@@ -691,6 +691,123 @@ async fn the_openapi_document_matches_the_router() {
     }
 }
 
+/// A request with a bearer token, answered by the router (the body left unread).
+async fn open(router: &Router, uri: &str, token: &str) -> axum::response::Response {
+    let req = Request::builder()
+        .uri(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    router.clone().oneshot(req).await.unwrap()
+}
+
+/// Reads a streamed body until it ends, fails, or `within` passes: the text received and
+/// whether the stream ended with an error.
+async fn read_body(
+    body: &mut axum::body::BodyDataStream,
+    within: std::time::Duration,
+) -> (String, Option<String>) {
+    use futures_util::StreamExt;
+    let mut text = Vec::new();
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, body.next()).await {
+            Err(_) => return (String::from_utf8_lossy(&text).into_owned(), None),
+            Ok(None) => return (String::from_utf8_lossy(&text).into_owned(), None),
+            Ok(Some(Ok(b))) => text.extend_from_slice(&b),
+            Ok(Some(Err(e))) => {
+                return (
+                    String::from_utf8_lossy(&text).into_owned(),
+                    Some(e.to_string()),
+                )
+            }
+        }
+    }
+}
+
+/// The Server-Sent Events in a text, as (event, data).
+fn sse_events(text: &str) -> Vec<(String, String)> {
+    text.split("\n\n")
+        .filter_map(|block| {
+            let mut event = String::new();
+            let mut data = String::new();
+            for l in block.lines() {
+                if let Some(v) = l.strip_prefix("event:") {
+                    event = v.trim().to_string();
+                } else if let Some(v) = l.strip_prefix("data:") {
+                    data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                }
+            }
+            (!event.is_empty()).then_some((event, data))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_event_id_at_the_end_of_the_range_is_refused() {
+    let f = fixture(Limits::default());
+    let req = Request::builder()
+        .uri("/v1/subscribe")
+        .header("authorization", format!("Bearer {}", f.tokens["aud"]))
+        .header("last-event-id", u64::MAX.to_string())
+        .body(Body::empty())
+        .unwrap();
+    let resp = f.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"]["field"], "Last-Event-ID");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("18446744073709551615"),
+        "{v}"
+    );
+
+    // A subscriber dropped before it received any event is told to start from 0, not to send
+    // `Last-Event-ID: 0` (which would skip event 0).
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("empty");
+    let log = Arc::new(SledLog::init(&data, "server.test/empty", false).unwrap());
+    let aud =
+        taizhang::store::tokens::add(&data, "aud", taizhang::store::tokens::Role::Auditor, &[])
+            .unwrap();
+    let server = Server::new(
+        log.clone(),
+        Limits {
+            subscriber_lag_events_max: 0,
+            ..Limits::default()
+        },
+    )
+    .unwrap();
+    let resp = open(&server.router(), "/v1/subscribe?from=0", &aud).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut sub = resp.into_body().into_data_stream();
+    let _ = read_body(&mut sub, std::time::Duration::from_millis(200)).await;
+    let l2 = log.clone();
+    tokio::task::spawn_blocking(move || {
+        let register = line(
+            "VillageRegistered",
+            r#"{"village_id":"XX-E","name":"新村","county":"岑溪市","township":"波塘镇"}"#,
+        );
+        serverkit::append_line(&l2, &register, "cli")
+    })
+    .await
+    .unwrap();
+    let (text, _) = read_body(&mut sub, std::time::Duration::from_secs(5)).await;
+    let events = sse_events(&text);
+    let last = events.last().expect("a final event");
+    assert_eq!(last.0, "dropped", "{text}");
+    let v: Value = serde_json::from_str(&last.1).unwrap();
+    assert_eq!(v["resume_from"], 0);
+    let message = v["message"].as_str().unwrap();
+    assert!(!message.contains("Last-Event-ID: 0"), "{message}");
+    assert!(message.contains("from=0"), "{message}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrected_creation_moves_the_entity_to_its_new_village() {
     let f = fixture(Limits::default());

@@ -78,7 +78,7 @@ impl Subscription {
                     return Some(last(
                         "dropped",
                         json!({
-                            "message": format!("this subscriber fell {lag} events behind the log (the limit is {}) and was dropped; reconnect with Last-Event-ID: {} to resume", self.app.limits.subscriber_lag_events_max, self.next.saturating_sub(1)),
+                            "message": format!("this subscriber fell {lag} events behind the log (the limit is {}) and was dropped; {}", self.app.limits.subscriber_lag_events_max, resume_hint(self.next)),
                             "resume_from": self.next,
                         }),
                     ));
@@ -125,6 +125,15 @@ impl Subscription {
     }
 }
 
+/// How to resume at position `next`: `Last-Event-ID: next-1`, or from the start when
+/// nothing was received (there is no id before position 0).
+fn resume_hint(next: u64) -> String {
+    match next.checked_sub(1) {
+        Some(id) => format!("reconnect with Last-Event-ID: {id} to resume"),
+        None => "reconnect with ?from=0 (and no Last-Event-ID) to resume".into(),
+    }
+}
+
 /// `GET /v1/subscribe?from=P` (or `Last-Event-ID: P-1`).
 pub async fn subscribe(
     State(app): State<AppState>,
@@ -145,7 +154,12 @@ pub async fn subscribe(
                         "Last-Event-ID must be the position of the last event received",
                     )
                 })?;
-            id + 1
+            id.checked_add(1).ok_or_else(|| {
+                ApiError::invalid(
+                    "Last-Event-ID",
+                    format!("Last-Event-ID: {id} is no position this log can reach; send the position of the last event received"),
+                )
+            })?
         }
         None => match q.get("from").filter(|s| !s.is_empty()) {
             Some(s) => s
