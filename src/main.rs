@@ -441,7 +441,10 @@ fn serve(data: &std::path::Path, listen: std::net::SocketAddr, out: &mut dyn Wri
         server.serve(listener, shutdown_signal()).await?;
         anyhow::Ok(())
     })?;
-    // Every accepted append was answered before serve returned; close finishes the writer.
+    // Connections still open after the shutdown grace are dropped with the runtime's tasks;
+    // the store's reads in the blocking pool are short.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    // Every append the writer accepted is finished by close, and synced.
     log.close();
     tracing::info!(
         size = log.size(),

@@ -858,3 +858,26 @@ async fn a_corrected_creation_moves_the_entity_to_its_new_village() {
         .await;
     assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.text());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_at_once_are_limited() {
+    let f = fixture(Limits {
+        exports_max: 1,
+        ..Limits::default()
+    });
+    let first = open(&f.router, "/v1/export", &f.tokens["aud"]).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let a = f.call("GET", "/v1/export", Some("aud"), None).await;
+    assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS, "{}", a.text());
+    assert_eq!(a.json()["error"]["code"], "too_many_exports");
+    // Once the first ends, its slot is free.
+    let body = axum::body::to_bytes(first.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&body).lines().count() as u64,
+        f.log.size()
+    );
+    let a = f.call("GET", "/v1/export", Some("aud"), None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+}
