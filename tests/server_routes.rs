@@ -744,6 +744,49 @@ fn sse_events(text: &str) -> Vec<(String, String)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_ends_its_subscription_and_its_export() {
+    let f = fixture(Limits::default());
+    // Enough history for several export chunks.
+    serverkit::add_commitments(&f.log, "K-BIG", 2_500);
+    use taizhang::store::tokens::{add, revoke, Role};
+    let t = add(&f.data, "watcher", Role::Auditor, &[]).unwrap();
+    let resp = open(&f.router, "/v1/subscribe?from=0", &t).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut sub = resp.into_body().into_data_stream();
+    // The history arrives; then the subscription waits, live.
+    let (text, _) = read_body(&mut sub, std::time::Duration::from_millis(500)).await;
+    assert!(text.contains("event: event"), "{text}");
+    revoke(&f.data, "watcher").unwrap();
+    let (text, _) = read_body(&mut sub, std::time::Duration::from_secs(5)).await;
+    let events = sse_events(&text);
+    let last = events.last().expect("a final event after the revocation");
+    assert_eq!(last.0, "revoked", "{text}");
+    assert!(last.1.contains("revoked"), "{}", last.1);
+
+    // An export: the first chunk, then the token is revoked; the export ends with a final
+    // line saying so, short of the whole log.
+    let t = add(&f.data, "exporter", Role::Auditor, &[]).unwrap();
+    let resp = open(&f.router, "/v1/export", &t).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut body = resp.into_body().into_data_stream();
+    use futures_util::StreamExt;
+    let first = body.next().await.unwrap().unwrap();
+    assert!(!first.is_empty());
+    revoke(&f.data, "exporter").unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let (rest, error) = read_body(&mut body, std::time::Duration::from_secs(5)).await;
+    let text = format!("{}{rest}", String::from_utf8_lossy(&first));
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        (lines.len() as u64) < f.log.size(),
+        "the export stopped short"
+    );
+    let last: Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    assert_eq!(last["error"]["code"], "token_revoked", "{last}");
+    assert!(error.is_some(), "the body ends with an error, not cleanly");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn last_event_id_at_the_end_of_the_range_is_refused() {
     let f = fixture(Limits::default());
     let req = Request::builder()
