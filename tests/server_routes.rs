@@ -903,6 +903,24 @@ async fn a_corrected_creation_moves_the_entity_to_its_new_village() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_reports_a_failed_store_and_internal_errors_keep_their_detail() {
+    let f = fixture(Limits::default());
+    let a = f.call("GET", "/healthz", None, None).await;
+    assert_eq!(a.status, StatusCode::OK);
+    // The store stops accepting appends (as after a failed write): health says so.
+    f.log.close();
+    let a = post_events(&f, "rec", commitment("K-H-1", None)).await;
+    assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{}", a.text());
+    let a = f.call("GET", "/healthz", None, None).await;
+    assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{}", a.text());
+    assert_eq!(a.json()["error"]["code"], "store_failed", "{}", a.text());
+
+    let e = taizhang::server::error::ApiError::internal("sled: /secret/path/db: corrupt page 7");
+    assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(!e.message.contains("/secret/path"), "{}", e.message);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exports_at_once_are_limited() {
     let f = fixture(Limits {
         exports_max: 1,

@@ -112,8 +112,19 @@ fn prefix_size(log: &SledLog, p: &Params) -> Result<u64, ApiError> {
     reviews::resolve_size(log, size, as_of).map_err(unprocessable)
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+/// `ok`, or 503 once the store stopped accepting appends (a failed write, a closed store).
+async fn healthz(State(app): State<AppState>) -> Response {
+    match app.store_failure() {
+        None => "ok\n".into_response(),
+        Some(why) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_failed",
+            format!(
+                "the store accepts no appends: {why}; restart the server once the disk is fixed"
+            ),
+        )
+        .into_response(),
+    }
 }
 
 async fn openapi() -> Response {
@@ -248,9 +259,14 @@ async fn append(
     let batch = parse_events(text, app.limits.batch_events_max)?;
     app.metrics.request_events.observe(batch.len() as u64);
     let log = app.log.clone();
+    let shared = app.clone();
     let appended = blocking(move || {
         auth::check_batch(&log, &who, &batch)?;
-        Ok(log.append(batch, &who.name, Source::Client, None)?)
+        log.append(batch, &who.name, Source::Client, None)
+            .map_err(|e| {
+                shared.note_append_error(&e);
+                ApiError::from(e)
+            })
     })
     .await?;
     let written = appended.iter().filter(|a| a.written).count();
