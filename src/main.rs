@@ -497,6 +497,22 @@ fn run(cli: Cli) -> Result<()> {
         .data
         .clone()
         .unwrap_or_else(|| PathBuf::from(default_dir));
+    if cli.remote.server.is_some() {
+        let actor = match &cli.command {
+            Command::Append { actor, .. } | Command::Import { actor, .. } => Some(actor),
+            Command::Policy {
+                command: PolicyCommand::Adopt { actor, .. },
+            } => Some(actor),
+            Command::Review {
+                command: ReviewCommand::Seal { actor, .. },
+            } => Some(actor),
+            _ => None,
+        };
+        if let Some(actor) = actor.filter(|a| a.as_str() != "cli") {
+            // On standard error, so that what a program reads on standard output stays exact.
+            eprintln!("note: --actor {actor} is ignored with --server: the server records the token's name as the actor");
+        }
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match cli.command {

@@ -562,6 +562,34 @@ fn a_stalled_export_does_not_hold_shutdown_past_its_deadline() {
 }
 
 #[test]
+fn an_ignored_actor_is_noted() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let tokens = store_with_example(&data);
+    let (child, url) = spawn_server(&data);
+    let o = run(
+        &[
+            "append",
+            "--actor",
+            "someone",
+            "--server",
+            &url,
+            "--token",
+            &tokens["rec"],
+            "-",
+        ],
+        &data,
+    );
+    // (standard input is empty: the append fails, after the note)
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--actor someone is ignored with --server"),
+        "{err}"
+    );
+    assert!(terminate(child).success());
+}
+
+#[test]
 fn a_stalled_subscriber_is_dropped_and_its_slot_freed() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("store");
