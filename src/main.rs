@@ -890,7 +890,7 @@ fn run(cli: Cli) -> Result<()> {
                         taizhang::client::verify_remote(r, &dir, |p| bar.set_position(p))
                             .context("verify failed")?;
                     match trust {
-                        taizhang::client::TrustReport::FirstUse { size, file } => eprintln!("first verification of {}: its checkpoint at size {size} is now trusted ({})", r.origin(), file.display()),
+                        taizhang::client::TrustReport::FirstUse { size, verifier_key, file } => eprintln!("first verification of {}: nothing was trusted for it before; its checkpoint at size {size}, signed by verifier key {verifier_key}, is now trusted ({}). Check that key with the log's operator: later runs compare the log with this checkpoint", r.origin(), file.display()),
                         taizhang::client::TrustReport::Consistent { from, to } => eprintln!("the checkpoint at size {to} is consistent with the one verified before at size {from}"),
                         taizhang::client::TrustReport::NoCheckpoint => eprintln!("the server has signed no checkpoint yet: nothing kept to check it against next time"),
                     }

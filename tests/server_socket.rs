@@ -590,6 +590,66 @@ fn an_ignored_actor_is_noted() {
 }
 
 #[test]
+fn verify_first_use_is_explicit_and_origins_are_compared() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let tokens = store_with_example(&data);
+    let trust = dir.path().join("trust");
+    let key = SledLog::open(&data).unwrap().verifier_key();
+    let (child, url) = spawn_server(&data);
+    let c = http();
+    c.post(format!("{url}/v1/checkpoint"))
+        .bearer_auth(&tokens["aud"])
+        .send()
+        .unwrap();
+    let verify = |url: &str, token: &str| {
+        run(
+            &[
+                "verify",
+                "--server",
+                url,
+                "--token",
+                token,
+                "--trust-dir",
+                trust.to_str().unwrap(),
+            ],
+            &data,
+        )
+    };
+    let o = verify(&url, &tokens["aud"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("now trusted"), "{err}");
+    assert!(terminate(child).success());
+    assert!(
+        err.contains(&key),
+        "the verifier key is shown on first use: {err}"
+    );
+
+    // Another log whose origin maps to the same trust file: refused, naming both origins.
+    let other = dir.path().join("other");
+    let log = SledLog::init(&other, "server.test_taizhang", false).unwrap();
+    log.close();
+    drop(log);
+    let aud =
+        taizhang::store::tokens::add(&other, "aud", taizhang::store::tokens::Role::Auditor, &[])
+            .unwrap();
+    let (child, url) = spawn_server(&other);
+    c.post(format!("{url}/v1/checkpoint"))
+        .bearer_auth(&aud)
+        .send()
+        .unwrap();
+    let o = verify(&url, &aud);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("origin") && err.contains("server.test/taizhang"),
+        "{err}"
+    );
+    assert!(terminate(child).success());
+}
+
+#[test]
 fn a_stalled_subscriber_is_dropped_and_its_slot_freed() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("store");
