@@ -11,7 +11,7 @@ use crate::merkle::{self, Frontier};
 use crate::store::{AppendError, Appended, DerivedDigest, Log, Source};
 
 /// Most events one import file may hold: the whole file is one atomic append.
-pub const IMPORT_EVENTS_MAX: usize = 200_000;
+pub const IMPORT_EVENTS_MAX: usize = crate::store::BATCH_EVENTS_MAX;
 
 /// Why an import or append was refused. Nothing was appended.
 #[derive(Debug, thiserror::Error)]

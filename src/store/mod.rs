@@ -35,7 +35,8 @@ use crate::merkle::Hash;
 /// The store format this build writes; a store written by a newer one is refused at open.
 pub const STORE_FORMAT_CURRENT: u32 = 1;
 /// Most events in one appended batch.
-pub const BATCH_EVENTS_MAX: usize = 10_000;
+/// (A whole import file is one batch: see `ops::IMPORT_EVENTS_MAX`.)
+pub const BATCH_EVENTS_MAX: usize = 200_000;
 /// Most events the writer gathers into one group commit (one fsync).
 pub const GROUP_EVENTS_MAX: usize = 20_000;
 /// Most events one read of the log returns.
