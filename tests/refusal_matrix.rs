@@ -675,8 +675,8 @@ fn syntax_cases() -> Vec<Case> {
         syntax("votes over the electorate", payload(&evaluation("E", "P", "V", "2016-07-01"), "electorate", json!(264)), "payload.electorate", "= 265 is over the electorate 264"),
         syntax("days in the village and on leave over the days of the month", payload(&attendance("P", "2016-02", "2016-03-01"), "days_in_village", json!(28)), "payload.leave_days", "= 30 is over the 29 days of 2016-02"),
         syntax("the reserved policy id default-v1", policy("default-v1", "2016-12-01"), "payload.policy_id", "default-v1 is reserved"),
-        syntax("a policy weight of 0", edit(&pol, r#""work":40"#, r#""work":0"#), "payload.policy.weights.work", ""),
-        syntax("policy thresholds out of order", edit(&pol, r#""excellent":9000"#, r#""excellent":7000"#), "payload.policy.thresholds_bp", ""),
+        syntax("a policy weight of 0", edit(&pol, r#""work":40"#, r#""work":0"#), "payload.policy.weights.work", "0 is outside 1-100"),
+        syntax("policy thresholds out of order", edit(&pol, r#""excellent":9000"#, r#""excellent":7000"#), "payload.policy.thresholds_bp", "must satisfy 10000 >= excellent > competent > basically_competent >= 0, got 7000 8000 7000"),
         syntax("a policy without a key", edit(&pol, r#""low_satisfaction_bp":7000,"#, ""), "payload.policy.low_satisfaction_bp", "is missing"),
         syntax("a policy with an extra key", edit(&pol, r#""low_satisfaction_bp":7000,"#, r#""low_satisfaction_bp":7000,"bonus_bp":1,"#), "payload.policy.bonus_bp", "is not a field"),
         syntax("a policy value with a fraction", edit(&pol, r#""min_service_days":183"#, r#""min_service_days":183.5"#), "payload.policy.min_service_days", "invalid type: floating point"),
@@ -1249,7 +1249,11 @@ fn state_cases() -> Vec<Case> {
             "payload.year",
             "already classified for 2016",
         ),
-        // Governance.
+        // Governance. Two rules of ReviewSealed cannot be sent any of the three ways: its
+        // tree_size at most its own position, and a second seal of a review id. Only the log's
+        // own sealing appends one (taizhang review seal, POST /v1/reviews), computing both, and
+        // a client's is refused first ("a ReviewSealed from a client" among the syntax cases);
+        // projections/tests/validation_refusals.rs checks them at the fold.
         refused(
             "a retraction of a retraction",
             retract(&dx_retraction, "2016-06-01"),
