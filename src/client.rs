@@ -534,22 +534,10 @@ impl Log for RemoteLog {
         )))
     }
 
-    /// Replays the events into the log's validation state, as the store does to build its
-    /// village index, and keeps the positions that belong to `village`.
-    fn village_positions(&self, village: &str, size: u64) -> Result<Vec<u64>, ReadError> {
-        let mut state = projections::validation::LogState::new();
-        let mut out = Vec::new();
-        for rec in self.read(0, size) {
-            let ev = rec?.event;
-            state.replay(&ev);
-            if state
-                .village_of_event(ev.position)
-                .is_some_and(|v| v.as_str() == village)
-            {
-                out.push(ev.position);
-            }
-        }
-        Ok(out)
+    /// A client keeps no village index: the caller folds the whole prefix (which it reads
+    /// from the server either way).
+    fn village_positions(&self, _village: &str, _size: u64) -> Result<Option<Vec<u64>>, ReadError> {
+        Ok(None)
     }
 
     fn retractions(&self, size: u64) -> Result<Vec<RecordedEvent>, ReadError> {

@@ -100,9 +100,8 @@ impl Policy {
         excellent_quota_bp: 1500,
     };
 
-    /// Checks the ranges of domain.md §4. Deduction amounts are only required to be
-    /// integers 0 … 10000 (the contract names no range; a deduction above 100 points would
-    /// mean nothing).
+    /// Checks the ranges of domain.md §4. Deduction amounts have no range of their own there:
+    /// like every integer of the contract they are 0 … 2^53 − 1.
     pub fn check(&self) -> Result<(), PolicyError> {
         let err = |field: &str, reason: String| {
             Err(PolicyError {

@@ -18,8 +18,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Largest request body, in bytes: a full batch of ordinary events fits many times over.
 pub const BODY_BYTES_MAX: usize = 32 * 1024 * 1024;
-/// Most events in one `POST /v1/events` (the store's own batch limit).
-pub const BATCH_EVENTS_MAX: usize = crate::store::BATCH_EVENTS_MAX;
+/// Most events in one `POST /v1/events` (an import through a server is one request; the
+/// store itself takes batches up to `store::BATCH_EVENTS_MAX`).
+pub const BATCH_EVENTS_MAX: usize = 10_000;
 /// Most open connections; more are answered 503 and closed.
 pub const CONNECTIONS_MAX: usize = 1_024;
 /// Most requests being handled at once (subscriptions apart); more are answered 429.

@@ -495,6 +495,9 @@ pub enum AnomalyCode {
     UnknownFinding,
     /// A completion of an item its contract does not have.
     UnknownContractItem,
+    /// Any other counted event the log would now refuse, as the log's validation judges it
+    /// after the retractions (e.g. an acceptance whose completion was retracted).
+    NowRefused,
 }
 
 /// Every ledger of a prefix, judged on one reference date.
