@@ -521,18 +521,25 @@ fn run(cli: Cli) -> Result<()> {
             writeln!(out, "{}", log.verifier_key())?;
         }
         Command::Append { actor, file, json } => {
-            let mut text = String::new();
+            let mut bytes = Vec::new();
             match file.as_deref().filter(|f| f.as_os_str() != "-") {
                 Some(f) => {
-                    text = std::fs::read_to_string(f)
-                        .with_context(|| format!("reading {}", f.display()))?
+                    bytes = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?
                 }
                 None => {
                     std::io::stdin()
-                        .read_to_string(&mut text)
+                        .read_to_end(&mut bytes)
                         .context("reading standard input")?;
                 }
             }
+            // Read as bytes, so that bad UTF-8 is refused as `import` refuses it: naming the
+            // line and the byte, not as a failed read.
+            let text = String::from_utf8(bytes).map_err(|e| {
+                anyhow::anyhow!(
+                    "line: is not valid UTF-8 (byte {})",
+                    e.utf8_error().valid_up_to()
+                )
+            })?;
             let events = ops::parse_append(&text)?;
             let log = open(&data, &cli.remote)?;
             let appended = log.append(events, &actor, taizhang::store::Source::Client, None)?;

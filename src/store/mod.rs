@@ -85,7 +85,7 @@ pub enum AppendError {
         reason: String,
     },
     /// `expected_version` does not match the stream. Reread the stream and decide again.
-    #[error("event {index}: stream {stream} holds {actual} events, the batch expected {expected}")]
+    #[error("event {index}: expected_version: stream {stream} holds {actual} events, the batch expected {expected}")]
     VersionConflict {
         /// Index of the event in the batch.
         index: usize,
@@ -97,7 +97,7 @@ pub enum AppendError {
         actual: u64,
     },
     /// The event id is already in the log with other content.
-    #[error("event {index}: event_id {event_id} is already in the log with a different type, date or payload")]
+    #[error("event {index}: event_id: {event_id} is already in the log with a different type, date or payload")]
     EventIdConflict {
         /// Index of the event in the batch.
         index: usize,

@@ -853,6 +853,10 @@ type Reply = Sender<Result<Vec<Appended>, AppendError>>;
 struct Pending {
     batch: sled::Batch,
     replies: Vec<(Reply, Vec<Appended>)>,
+    /// Batches refused while this group was gathered, answered once it is durable: a refusal
+    /// may rest on events staged here (a version conflict, an id that already exists), and
+    /// must not be told before those events are acknowledged, nor if they never are.
+    refusals: Vec<(Reply, AppendError)>,
     /// Events staged in this group but not yet written, by id (for idempotency).
     staged: HashMap<EventId, RecordedEvent>,
     /// (village, position) of the staged events, published with them.
@@ -883,9 +887,7 @@ impl Writer {
                         } else {
                             match self.stage(&mut pending, events, &actor, source, recorded_at) {
                                 Ok(appended) => pending.replies.push((reply, appended)),
-                                Err(e) => {
-                                    let _ = reply.send(Err(e));
-                                }
+                                Err(e) => pending.refusals.push((reply, e)),
                             }
                         }
                     }
@@ -1151,7 +1153,8 @@ impl Writer {
                 .and_then(|_| self.syncer.sync().map_err(|e| format!("fdatasync: {e}")));
             if let Err(e) = result {
                 self.failed = Some(e.clone());
-                for (reply, _) in p.replies {
+                let refused = p.refusals.into_iter().map(|(reply, _)| reply);
+                for reply in p.replies.into_iter().map(|(reply, _)| reply).chain(refused) {
                     let _ = reply.send(Err(AppendError::Io(e.clone())));
                 }
                 return;
@@ -1175,6 +1178,9 @@ impl Writer {
         }
         for (reply, appended) in p.replies {
             let _ = reply.send(Ok(appended));
+        }
+        for (reply, refusal) in p.refusals {
+            let _ = reply.send(Err(refusal));
         }
     }
 
