@@ -71,7 +71,10 @@ fn every_request_is_logged_with_actor_route_status_and_duration() {
         })
     };
     assert!(logged("aud", "/v1/events", "200"), "{text}");
-    assert!(!logged("aud", "/v1/nothing-here", "200"), "the check can fail: {text}");
+    assert!(
+        !logged("aud", "/v1/nothing-here", "200"),
+        "the check can fail: {text}"
+    );
     assert!(logged("insp", "/v1/streams/", "200"), "{text}");
     assert!(
         lines
