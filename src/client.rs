@@ -534,22 +534,10 @@ impl Log for RemoteLog {
         )))
     }
 
-    /// Replays the events into the log's validation state, as the store does to build its
-    /// village index, and keeps the positions that belong to `village`.
-    fn village_positions(&self, village: &str, size: u64) -> Result<Vec<u64>, ReadError> {
-        let mut state = projections::validation::LogState::new();
-        let mut out = Vec::new();
-        for rec in self.read(0, size) {
-            let ev = rec?.event;
-            state.replay(&ev);
-            if state
-                .village_of_event(ev.position)
-                .is_some_and(|v| v.as_str() == village)
-            {
-                out.push(ev.position);
-            }
-        }
-        Ok(out)
+    /// A client keeps no village index: the caller folds the whole prefix (which it reads
+    /// from the server either way).
+    fn village_positions(&self, _village: &str, _size: u64) -> Result<Option<Vec<u64>>, ReadError> {
+        Ok(None)
     }
 
     fn retractions(&self, size: u64) -> Result<Vec<RecordedEvent>, ReadError> {
@@ -647,10 +635,12 @@ struct Trusted {
 /// What [`verify_remote`] checked beyond [`ops::verify`].
 #[derive(Debug, Clone)]
 pub enum TrustReport {
-    /// First contact: the latest checkpoint is now trusted.
+    /// First contact: the latest checkpoint is now trusted, and with it the verifier key.
     FirstUse {
         /// Its size.
         size: u64,
+        /// The verifier key now pinned for the origin.
+        verifier_key: String,
         /// Where it is kept.
         file: PathBuf,
     },
@@ -688,10 +678,57 @@ fn trust_file(dir: &Path, origin: &str) -> PathBuf {
     dir.join(format!("{name}.json"))
 }
 
+/// An exclusive lock on a trust file (on `<file>.lock`), held while it is read, compared and
+/// written, so that concurrent runs never replace a newer trusted checkpoint by an older one.
+struct TrustLock(#[allow(dead_code)] std::fs::File);
+
+impl TrustLock {
+    fn take(file: &Path) -> std::io::Result<TrustLock> {
+        use std::os::fd::AsRawFd;
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(file.with_extension("json.lock"))?;
+        // Released when the file is closed.
+        loop {
+            if crate::store::tokens::flock(lock.as_raw_fd(), libc::LOCK_EX) == 0 {
+                return Ok(TrustLock(lock));
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// Other trust files of `dir` that pin `key` for another origin than `origin`.
+fn key_trusted_elsewhere(dir: &Path, key: &str, origin: &str) -> Vec<(String, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter_map(|p| {
+            let t: Trusted = serde_json::from_str(&std::fs::read_to_string(&p).ok()?).ok()?;
+            (t.verifier_key == key && t.origin != origin).then_some((t.origin, p))
+        })
+        .collect()
+}
+
 /// Verifies a server's log as `taizhang verify` does a local one (every record, leaf, root
 /// and signed checkpoint), then checks that its latest checkpoint is consistent with the one
-/// this client trusted before (same key; consistency proof from the old size to the new),
-/// and keeps the new one.
+/// this client trusted before for the log's origin (same origin, same pinned verifier key;
+/// consistency proof from the old size to the new), and keeps the new one. A first use is
+/// reported as such; a verifier key already trusted for another origin is refused (a server
+/// cannot shed what it was trusted for by renaming its log). The trust file is locked from
+/// its reading to its writing.
 pub fn verify_remote(
     log: &RemoteLog,
     trust_dir: &Path,
@@ -702,6 +739,7 @@ pub fn verify_remote(
     let key = VerifierKey::parse(&log.verifier_key())
         .map_err(|e| anyhow::anyhow!("the server's verifier key: {e}"))?;
     let file = trust_file(trust_dir, &log.origin());
+    let _lock = TrustLock::take(&file).with_context(|| format!("locking {}", file.display()))?;
     let trusted: Option<Trusted> = match std::fs::read_to_string(&file) {
         Ok(t) => Some(
             serde_json::from_str(&t)
@@ -710,6 +748,18 @@ pub fn verify_remote(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e).with_context(|| format!("reading {}", file.display())),
     };
+    if let Some(t) = &trusted {
+        if t.origin != log.origin() {
+            bail!("the server's log has origin {:?}, but {} holds the checkpoint trusted for origin {:?}: another log; use another --trust-dir for it", log.origin(), file.display(), t.origin);
+        }
+        if t.verifier_key != log.verifier_key() {
+            bail!("the server's verifier key is {}, the one trusted before for {} is {}: this is another log, or a rewritten one", log.verifier_key(), t.origin, t.verifier_key);
+        }
+    } else if let Some((origin, other)) =
+        key_trusted_elsewhere(trust_dir, &log.verifier_key(), &log.origin()).pop()
+    {
+        bail!("the server's log calls itself {:?}, but its verifier key {} is trusted for origin {:?} ({}): a log does not change its origin; refusing to trust it anew", log.origin(), log.verifier_key(), origin, other.display());
+    }
     let latest = log.checkpoints()?.pop();
     let Some((size, note)) = latest else {
         if let Some(t) = trusted {
@@ -721,10 +771,11 @@ pub fn verify_remote(
         .map_err(|e| anyhow::anyhow!("the latest checkpoint: {e}"))?;
     let report = match &trusted {
         Some(t) => {
-            if t.verifier_key != log.verifier_key() {
-                bail!("the server's verifier key is {}, the one trusted before for {} is {}: this is another log, or a rewritten one", log.verifier_key(), t.origin, t.verifier_key);
-            }
-            let old = checkpoint::parse_signed_note(&t.note, &key).map_err(|e| {
+            // The trusted checkpoint is checked against the key pinned with it.
+            let pinned = VerifierKey::parse(&t.verifier_key).map_err(|e| {
+                anyhow::anyhow!("the verifier key pinned in {}: {e}", file.display())
+            })?;
+            let old = checkpoint::parse_signed_note(&t.note, &pinned).map_err(|e| {
                 anyhow::anyhow!("the trusted checkpoint in {}: {e}", file.display())
             })?;
             if old.size() > cp.size() {
@@ -748,6 +799,7 @@ pub fn verify_remote(
         }
         None => TrustReport::FirstUse {
             size: cp.size(),
+            verifier_key: log.verifier_key(),
             file: file.clone(),
         },
     };

@@ -441,7 +441,10 @@ fn serve(data: &std::path::Path, listen: std::net::SocketAddr, out: &mut dyn Wri
         server.serve(listener, shutdown_signal()).await?;
         anyhow::Ok(())
     })?;
-    // Every accepted append was answered before serve returned; close finishes the writer.
+    // Connections still open after the shutdown grace are dropped with the runtime's tasks;
+    // the store's reads in the blocking pool are short.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    // Every append the writer accepted is finished by close, and synced.
     log.close();
     tracing::info!(
         size = log.size(),
@@ -494,6 +497,22 @@ fn run(cli: Cli) -> Result<()> {
         .data
         .clone()
         .unwrap_or_else(|| PathBuf::from(default_dir));
+    if cli.remote.server.is_some() {
+        let actor = match &cli.command {
+            Command::Append { actor, .. } | Command::Import { actor, .. } => Some(actor),
+            Command::Policy {
+                command: PolicyCommand::Adopt { actor, .. },
+            } => Some(actor),
+            Command::Review {
+                command: ReviewCommand::Seal { actor, .. },
+            } => Some(actor),
+            _ => None,
+        };
+        if let Some(actor) = actor.filter(|a| a.as_str() != "cli") {
+            // On standard error, so that what a program reads on standard output stays exact.
+            eprintln!("note: --actor {actor} is ignored with --server: the server records the token's name as the actor");
+        }
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match cli.command {
@@ -502,18 +521,25 @@ fn run(cli: Cli) -> Result<()> {
             writeln!(out, "{}", log.verifier_key())?;
         }
         Command::Append { actor, file, json } => {
-            let mut text = String::new();
+            let mut bytes = Vec::new();
             match file.as_deref().filter(|f| f.as_os_str() != "-") {
                 Some(f) => {
-                    text = std::fs::read_to_string(f)
-                        .with_context(|| format!("reading {}", f.display()))?
+                    bytes = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?
                 }
                 None => {
                     std::io::stdin()
-                        .read_to_string(&mut text)
+                        .read_to_end(&mut bytes)
                         .context("reading standard input")?;
                 }
             }
+            // Read as bytes, so that bad UTF-8 is refused as `import` refuses it: naming the
+            // line and the byte, not as a failed read.
+            let text = String::from_utf8(bytes).map_err(|e| {
+                anyhow::anyhow!(
+                    "line: is not valid UTF-8 (byte {})",
+                    e.utf8_error().valid_up_to()
+                )
+            })?;
             let events = ops::parse_append(&text)?;
             let log = open(&data, &cli.remote)?;
             let appended = log.append(events, &actor, taizhang::store::Source::Client, None)?;
@@ -871,7 +897,7 @@ fn run(cli: Cli) -> Result<()> {
                         taizhang::client::verify_remote(r, &dir, |p| bar.set_position(p))
                             .context("verify failed")?;
                     match trust {
-                        taizhang::client::TrustReport::FirstUse { size, file } => eprintln!("first verification of {}: its checkpoint at size {size} is now trusted ({})", r.origin(), file.display()),
+                        taizhang::client::TrustReport::FirstUse { size, verifier_key, file } => eprintln!("first verification of {}: nothing was trusted for it before; its checkpoint at size {size}, signed by verifier key {verifier_key}, is now trusted ({}). Check that key with the log's operator: later runs compare the log with this checkpoint", r.origin(), file.display()),
                         taizhang::client::TrustReport::Consistent { from, to } => eprintln!("the checkpoint at size {to} is consistent with the one verified before at size {from}"),
                         taizhang::client::TrustReport::NoCheckpoint => eprintln!("the server has signed no checkpoint yet: nothing kept to check it against next time"),
                     }

@@ -11,7 +11,7 @@ use crate::merkle::{self, Frontier};
 use crate::store::{AppendError, Appended, DerivedDigest, Log, Source};
 
 /// Most events one import file may hold: the whole file is one atomic append.
-pub const IMPORT_EVENTS_MAX: usize = 200_000;
+pub const IMPORT_EVENTS_MAX: usize = crate::store::BATCH_EVENTS_MAX;
 
 /// Why an import or append was refused. Nothing was appended.
 #[derive(Debug, thiserror::Error)]
@@ -204,6 +204,22 @@ pub struct Verified {
     pub checkpoints: usize,
 }
 
+/// What the reading thread of `verify` hands on for each record it checked.
+struct Checked {
+    position: u64,
+    leaf: merkle::Hash,
+    event_id: EventId,
+    stream: String,
+    stream_version: u64,
+    recorded_at: events::Timestamp,
+    retraction_target: Option<EventId>,
+}
+
+/// Records `verify` checks per chunk handed between its two threads.
+const VERIFY_CHUNK_EVENTS: usize = 1024;
+/// Chunks checked ahead at most (bounds the memory the second thread adds).
+const VERIFY_CHUNKS_IN_FLIGHT: usize = 4;
+
 /// Why verification failed: the first position (or checkpoint) that does not check out.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -245,43 +261,76 @@ pub fn verify(log: &dyn Log, mut progress: impl FnMut(u64)) -> Result<Verified, 
     // after the pass: proofs are served from those nodes, lookups from those indexes.
     let mut implied = DerivedDigest::default();
     check_notes(&frontier, &mut notes)?;
-    for rec in log.read(0, size) {
-        let rec = rec.map_err(|e| VerifyFailure(e.to_string()))?;
-        let ev = &rec.event;
-        let p = ev.position;
-        let leaf = ev.leaf_sha256();
-        if rec.leaf_sha256 != leaf {
-            return Err(VerifyFailure(format!("position {p}: the leaf recomputed from the event's canonical JSON differs from the stored leaf")));
-        }
-        implied.ids.add_id(&ev.event_id, p);
-        implied.streams.add_stream(&ev.stream, ev.stream_version, p);
-        if let events::Payload::Retracted(r) = &ev.payload {
-            implied.retractions.add_retraction(p, &r.target_event_id);
-        }
-        let v = streams.entry(ev.stream.clone()).or_insert(0);
-        if ev.stream_version != *v {
-            return Err(VerifyFailure(format!(
-                "position {p}: stream {} version {} where {} was next",
-                ev.stream, ev.stream_version, v
-            )));
-        }
-        *v += 1;
-        if last.is_some_and(|t| ev.recorded_at < t) {
-            return Err(VerifyFailure(format!(
-                "position {p}: recorded_at goes back in time"
-            )));
-        }
-        last = Some(ev.recorded_at);
-        for (level, index, hash) in frontier.push(leaf.0) {
-            if level > 0 {
-                implied.nodes.add_node(level, index, &hash);
+    // Two threads: one reads, checks and decodes records and recomputes each leaf from the
+    // event's canonical JSON (the costly part); this one checks the order of streams and
+    // time, builds the tree and checks the checkpoints.
+    std::thread::scope(|scope| -> Result<(), VerifyFailure> {
+        let (tx, rx) = crossbeam_channel::bounded::<Result<Vec<Checked>, VerifyFailure>>(
+            VERIFY_CHUNKS_IN_FLIGHT,
+        );
+        scope.spawn(move || {
+            let mut chunk = Vec::with_capacity(VERIFY_CHUNK_EVENTS);
+            for rec in log.read(0, size) {
+                let checked = rec.map_err(|e| VerifyFailure(e.to_string())).and_then(|rec| {
+                    let ev = rec.event;
+                    let leaf = ev.leaf_sha256();
+                    if rec.leaf_sha256 != leaf {
+                        return Err(VerifyFailure(format!("position {}: the leaf recomputed from the event's canonical JSON differs from the stored leaf", ev.position)));
+                    }
+                    let retraction_target = match &ev.payload {
+                        events::Payload::Retracted(r) => Some(r.target_event_id),
+                        _ => None,
+                    };
+                    Ok(Checked { position: ev.position, leaf: leaf.0, event_id: ev.event_id, stream: ev.stream, stream_version: ev.stream_version, recorded_at: ev.recorded_at, retraction_target })
+                });
+                match checked {
+                    Ok(c) => chunk.push(c),
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+                if chunk.len() == VERIFY_CHUNK_EVENTS && tx.send(Ok(std::mem::replace(&mut chunk, Vec::with_capacity(VERIFY_CHUNK_EVENTS)))).is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send(Ok(chunk));
+        });
+        for chunk in rx {
+            for c in chunk? {
+                let p = c.position;
+                implied.ids.add_id(&c.event_id, p);
+                implied.streams.add_stream(&c.stream, c.stream_version, p);
+                if let Some(target) = &c.retraction_target {
+                    implied.retractions.add_retraction(p, target);
+                }
+                let v = streams.entry(c.stream.clone()).or_insert(0);
+                if c.stream_version != *v {
+                    return Err(VerifyFailure(format!(
+                        "position {p}: stream {} version {} where {} was next",
+                        c.stream, c.stream_version, v
+                    )));
+                }
+                *v += 1;
+                if last.is_some_and(|t| c.recorded_at < t) {
+                    return Err(VerifyFailure(format!(
+                        "position {p}: recorded_at goes back in time"
+                    )));
+                }
+                last = Some(c.recorded_at);
+                for (level, index, hash) in frontier.push(c.leaf) {
+                    if level > 0 {
+                        implied.nodes.add_node(level, index, &hash);
+                    }
+                }
+                check_notes(&frontier, &mut notes)?;
+                if p % 4096 == 0 {
+                    progress(p);
+                }
             }
         }
-        check_notes(&frontier, &mut notes)?;
-        if p % 4096 == 0 {
-            progress(p);
-        }
-    }
+        Ok(())
+    })?;
     if let Some((s, _)) = notes.next() {
         return Err(VerifyFailure(format!(
             "a checkpoint is signed for size {s}, beyond the log's {size} events"

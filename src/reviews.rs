@@ -113,8 +113,14 @@ pub fn ledgers(log: &dyn Log, size: u64) -> Result<Ledgers> {
 /// full ledgers (the last event of the prefix), returned beside.
 pub fn village_ledgers(log: &dyn Log, size: u64, village: &str) -> Result<(Ledgers, Option<Date>)> {
     check_size(log, size)?;
+    let Some(positions) = log.village_positions(village, size)? else {
+        // The index cannot place every event as of this size: fold the whole prefix.
+        let ledgers = ledgers(log, size)?;
+        let reference = ledgers.default_reference_date();
+        return Ok((ledgers, reference));
+    };
     let mut ledgers = Ledgers::new(retractions(log, size)?);
-    for position in log.village_positions(village, size)? {
+    for position in positions {
         let rec = log
             .read(position, position + 1)
             .next()

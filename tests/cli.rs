@@ -169,3 +169,33 @@ fn commands_on_a_missing_store_say_how_to_make_one() {
     let err = fails(&dir.path().join("nothing"), &["verify"]);
     assert!(err.contains("taizhang init"), "{err}");
 }
+
+#[test]
+fn an_import_larger_than_a_group_is_one_atomic_append() {
+    // Over the writer's group size (20,000) and the server's request limit (10,000): an import
+    // file is one batch, up to the store's limit.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    ok(&data, &["init", "--origin", "example.test/taizhang"]);
+    let mut text = String::new();
+    for i in 0..21_000 {
+        text.push_str(&format!(r#"{{"type":"VillageRegistered","occurred_on":"2016-01-04","payload":{{"village_id":"V{i}","name":"n","county":"c","township":"t"}}}}"#));
+        text.push('\n');
+    }
+    let file = dir.path().join("big.jsonl");
+    std::fs::write(&file, &text).unwrap();
+    let out = ok(&data, &["import", file.to_str().unwrap()]);
+    assert!(
+        out.contains("21000 appended at positions 0..=20999"),
+        "{out}"
+    );
+    // The last line refused: nothing of the 21,000 is appended.
+    let dir2 = tempfile::tempdir().unwrap();
+    let data2 = dir2.path().join("store");
+    ok(&data2, &["init", "--origin", "example.test/taizhang"]);
+    text.push_str(r#"{"type":"VillageRegistered","occurred_on":"2016-01-04","payload":{"village_id":"V7","name":"n","county":"c","township":"t"}}"#);
+    std::fs::write(&file, &text).unwrap();
+    let err = fails(&data2, &["import", file.to_str().unwrap()]);
+    assert!(err.contains("line 21001: payload.village_id"), "{err}");
+    assert!(ok(&data2, &["verify"]).starts_with("ok: 0 events"));
+}

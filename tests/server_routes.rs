@@ -625,11 +625,13 @@ async fn tokens_take_effect_without_a_restart_and_metrics_count() {
         "a token added while serving works at once"
     );
     taizhang::store::tokens::revoke(&f.data, "late").unwrap();
+    // Refused within the refresh interval of the token list (a background check).
+    tokio::time::sleep(taizhang::server::auth::TOKENS_REFRESH * 3).await;
     let a = call(&f.router, "GET", "/v1/info", Some(&t), None).await;
     assert_eq!(
         a.status,
         StatusCode::UNAUTHORIZED,
-        "a revoked token is refused at once"
+        "a revoked token is refused within the refresh interval"
     );
 
     post_events(&f, "rec", commitment("K-M-1", None)).await;
@@ -687,4 +689,256 @@ async fn the_openapi_document_matches_the_router() {
             );
         }
     }
+}
+
+/// A request with a bearer token, answered by the router (the body left unread).
+async fn open(router: &Router, uri: &str, token: &str) -> axum::response::Response {
+    let req = Request::builder()
+        .uri(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    router.clone().oneshot(req).await.unwrap()
+}
+
+/// Reads a streamed body until it ends, fails, or `within` passes: the text received and
+/// whether the stream ended with an error.
+async fn read_body(
+    body: &mut axum::body::BodyDataStream,
+    within: std::time::Duration,
+) -> (String, Option<String>) {
+    use futures_util::StreamExt;
+    let mut text = Vec::new();
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, body.next()).await {
+            Err(_) => return (String::from_utf8_lossy(&text).into_owned(), None),
+            Ok(None) => return (String::from_utf8_lossy(&text).into_owned(), None),
+            Ok(Some(Ok(b))) => text.extend_from_slice(&b),
+            Ok(Some(Err(e))) => {
+                return (
+                    String::from_utf8_lossy(&text).into_owned(),
+                    Some(e.to_string()),
+                )
+            }
+        }
+    }
+}
+
+/// The Server-Sent Events in a text, as (event, data).
+fn sse_events(text: &str) -> Vec<(String, String)> {
+    text.split("\n\n")
+        .filter_map(|block| {
+            let mut event = String::new();
+            let mut data = String::new();
+            for l in block.lines() {
+                if let Some(v) = l.strip_prefix("event:") {
+                    event = v.trim().to_string();
+                } else if let Some(v) = l.strip_prefix("data:") {
+                    data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                }
+            }
+            (!event.is_empty()).then_some((event, data))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_ends_its_subscription_and_its_export() {
+    let f = fixture(Limits::default());
+    // Enough history for several export chunks.
+    serverkit::add_commitments(&f.log, "K-BIG", 2_500);
+    use taizhang::store::tokens::{add, revoke, Role};
+    let t = add(&f.data, "watcher", Role::Auditor, &[]).unwrap();
+    let resp = open(&f.router, "/v1/subscribe?from=0", &t).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut sub = resp.into_body().into_data_stream();
+    // The history arrives; then the subscription waits, live.
+    let (text, _) = read_body(&mut sub, std::time::Duration::from_millis(500)).await;
+    assert!(text.contains("event: event"), "{text}");
+    revoke(&f.data, "watcher").unwrap();
+    let (text, _) = read_body(&mut sub, std::time::Duration::from_secs(5)).await;
+    let events = sse_events(&text);
+    let last = events.last().expect("a final event after the revocation");
+    assert_eq!(last.0, "revoked", "{text}");
+    assert!(last.1.contains("revoked"), "{}", last.1);
+
+    // An export: the first chunk, then the token is revoked; the export ends with a final
+    // line saying so, short of the whole log.
+    let t = add(&f.data, "exporter", Role::Auditor, &[]).unwrap();
+    let resp = open(&f.router, "/v1/export", &t).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut body = resp.into_body().into_data_stream();
+    use futures_util::StreamExt;
+    let first = body.next().await.unwrap().unwrap();
+    assert!(!first.is_empty());
+    revoke(&f.data, "exporter").unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let (rest, error) = read_body(&mut body, std::time::Duration::from_secs(5)).await;
+    let text = format!("{}{rest}", String::from_utf8_lossy(&first));
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        (lines.len() as u64) < f.log.size(),
+        "the export stopped short"
+    );
+    let last: Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    assert_eq!(last["error"]["code"], "token_revoked", "{last}");
+    assert!(error.is_some(), "the body ends with an error, not cleanly");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_event_id_at_the_end_of_the_range_is_refused() {
+    let f = fixture(Limits::default());
+    let req = Request::builder()
+        .uri("/v1/subscribe")
+        .header("authorization", format!("Bearer {}", f.tokens["aud"]))
+        .header("last-event-id", u64::MAX.to_string())
+        .body(Body::empty())
+        .unwrap();
+    let resp = f.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"]["field"], "Last-Event-ID");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("18446744073709551615"),
+        "{v}"
+    );
+
+    // A subscriber dropped before it received any event is told to start from 0, not to send
+    // `Last-Event-ID: 0` (which would skip event 0).
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("empty");
+    let log = Arc::new(SledLog::init(&data, "server.test/empty", false).unwrap());
+    let aud =
+        taizhang::store::tokens::add(&data, "aud", taizhang::store::tokens::Role::Auditor, &[])
+            .unwrap();
+    let server = Server::new(
+        log.clone(),
+        Limits {
+            subscriber_lag_events_max: 0,
+            ..Limits::default()
+        },
+    )
+    .unwrap();
+    let resp = open(&server.router(), "/v1/subscribe?from=0", &aud).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut sub = resp.into_body().into_data_stream();
+    let _ = read_body(&mut sub, std::time::Duration::from_millis(200)).await;
+    let l2 = log.clone();
+    tokio::task::spawn_blocking(move || {
+        let register = line(
+            "VillageRegistered",
+            r#"{"village_id":"XX-E","name":"新村","county":"岑溪市","township":"波塘镇"}"#,
+        );
+        serverkit::append_line(&l2, &register, "cli")
+    })
+    .await
+    .unwrap();
+    let (text, _) = read_body(&mut sub, std::time::Duration::from_secs(5)).await;
+    let events = sse_events(&text);
+    let last = events.last().expect("a final event");
+    assert_eq!(last.0, "dropped", "{text}");
+    let v: Value = serde_json::from_str(&last.1).unwrap();
+    assert_eq!(v["resume_from"], 0);
+    let message = v["message"].as_str().unwrap();
+    assert!(!message.contains("Last-Event-ID: 0"), "{message}");
+    assert!(message.contains("from=0"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrected_creation_moves_the_entity_to_its_new_village() {
+    let f = fixture(Limits::default());
+    let register = line(
+        "VillageRegistered",
+        r#"{"village_id":"XX-OTHER","name":"他村","county":"岑溪市","township":"波塘镇"}"#,
+    );
+    let a = post_events(&f, "rec", register).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let pledge = |village: &str| {
+        line(
+            "DonationPledged",
+            &format!(
+                r#"{{"pledge_id":"G-B2","donor_id":"D-1","donor_name":"某公司","donor_kind":"enterprise","village_id":"{village}","amount_fen":100000,"purpose":"修路","due":"2016-12-31"}}"#
+            ),
+        )
+    };
+    let a = post_events(&f, "rec", pledge("CX-BT-LF")).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let first_id = a.json()["events"][0]["event_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The correction: the creation retracted and entered again, for the other village.
+    let retract = line(
+        "Retracted",
+        &format!(r#"{{"target_event_id":"{first_id}","reason":"村填错","approved_by":"王"}}"#),
+    );
+    let a = post_events(&f, "rec", format!("[{retract},{}]", pledge("XX-OTHER"))).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let received = line(
+        "DonationReceived",
+        r#"{"pledge_id":"G-B2","amount_fen":50000,"receipt_no":"R-1"}"#,
+    );
+    let a = post_events(&f, "rec-lf", received.clone()).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.text());
+    assert_eq!(a.json()["error"]["rule"], "recorder.villages");
+    assert!(a.text().contains("XX-OTHER"), "{}", a.text());
+    let a = post_events(&f, "rec-other", received).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    // The pledge's stream is readable by the new village's recorder, not the old one's.
+    let a = f
+        .call("GET", "/v1/streams/pledge/G-B2", Some("rec-other"), None)
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let a = f
+        .call("GET", "/v1/streams/pledge/G-B2", Some("rec-lf"), None)
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_reports_a_failed_store_and_internal_errors_keep_their_detail() {
+    let f = fixture(Limits::default());
+    let a = f.call("GET", "/healthz", None, None).await;
+    assert_eq!(a.status, StatusCode::OK);
+    // The store stops accepting appends (as after a failed write): health says so.
+    f.log.close();
+    let a = post_events(&f, "rec", commitment("K-H-1", None)).await;
+    assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{}", a.text());
+    let a = f.call("GET", "/healthz", None, None).await;
+    assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{}", a.text());
+    assert_eq!(a.json()["error"]["code"], "store_failed", "{}", a.text());
+
+    let e = taizhang::server::error::ApiError::internal("sled: /secret/path/db: corrupt page 7");
+    assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(!e.message.contains("/secret/path"), "{}", e.message);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_at_once_are_limited() {
+    let f = fixture(Limits {
+        exports_max: 1,
+        ..Limits::default()
+    });
+    let first = open(&f.router, "/v1/export", &f.tokens["aud"]).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let a = f.call("GET", "/v1/export", Some("aud"), None).await;
+    assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS, "{}", a.text());
+    assert_eq!(a.json()["error"]["code"], "too_many_exports");
+    // Once the first ends, its slot is free.
+    let body = axum::body::to_bytes(first.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&body).lines().count() as u64,
+        f.log.size()
+    );
+    let a = f.call("GET", "/v1/export", Some("aud"), None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
 }

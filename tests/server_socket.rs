@@ -496,3 +496,194 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// A connection with a small receive buffer, sending `GET path` and reading only the
+/// response's first bytes: a client that stalls.
+fn stalled_get(url: &str, path: &str, token: &str) -> std::net::TcpStream {
+    use std::io::{Read, Write};
+    let addr: std::net::SocketAddr = url.strip_prefix("http://").unwrap().parse().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let stream = rt.block_on(async {
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        s.set_recv_buffer_size(4096).unwrap();
+        s.connect(addr).await.unwrap().into_std().unwrap()
+    });
+    stream.set_nonblocking(false).unwrap();
+    let mut stream = stream;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200", "{}", String::from_utf8_lossy(&head));
+    stream
+}
+
+#[test]
+fn a_stalled_export_does_not_hold_shutdown_past_its_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let tokens = store_with_example(&data);
+    let log = SledLog::open(&data).unwrap();
+    serverkit::add_commitments(&log, "K-BIG", 8_000);
+    let size = log.size();
+    log.close();
+    drop(log);
+    let (mut child, url) = spawn_server(&data);
+    let export = stalled_get(&url, "/v1/export", &tokens["aud"]);
+    let subscription = stalled_get(&url, "/v1/subscribe?from=0", &tokens["aud"]);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let asked = std::time::Instant::now();
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if asked.elapsed() > std::time::Duration::from_secs(30) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("the server did not stop within 30 s of SIGTERM while clients stalled");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+    drop((export, subscription));
+    // The store was closed properly: it opens, with every event.
+    let log = SledLog::open(&data).unwrap();
+    assert_eq!(log.size(), size);
+}
+
+#[test]
+fn an_ignored_actor_is_noted() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let tokens = store_with_example(&data);
+    let (child, url) = spawn_server(&data);
+    let o = run(
+        &[
+            "append",
+            "--actor",
+            "someone",
+            "--server",
+            &url,
+            "--token",
+            &tokens["rec"],
+            "-",
+        ],
+        &data,
+    );
+    // (standard input is empty: the append fails, after the note)
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--actor someone is ignored with --server"),
+        "{err}"
+    );
+    assert!(terminate(child).success());
+}
+
+#[test]
+fn verify_first_use_is_explicit_and_origins_are_compared() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let tokens = store_with_example(&data);
+    let trust = dir.path().join("trust");
+    let key = SledLog::open(&data).unwrap().verifier_key();
+    let (child, url) = spawn_server(&data);
+    let c = http();
+    c.post(format!("{url}/v1/checkpoint"))
+        .bearer_auth(&tokens["aud"])
+        .send()
+        .unwrap();
+    let verify = |url: &str, token: &str| {
+        run(
+            &[
+                "verify",
+                "--server",
+                url,
+                "--token",
+                token,
+                "--trust-dir",
+                trust.to_str().unwrap(),
+            ],
+            &data,
+        )
+    };
+    let o = verify(&url, &tokens["aud"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("now trusted"), "{err}");
+    assert!(terminate(child).success());
+    assert!(
+        err.contains(&key),
+        "the verifier key is shown on first use: {err}"
+    );
+
+    // Another log whose origin maps to the same trust file: refused, naming both origins.
+    let other = dir.path().join("other");
+    let log = SledLog::init(&other, "server.test_taizhang", false).unwrap();
+    log.close();
+    drop(log);
+    let aud =
+        taizhang::store::tokens::add(&other, "aud", taizhang::store::tokens::Role::Auditor, &[])
+            .unwrap();
+    let (child, url) = spawn_server(&other);
+    c.post(format!("{url}/v1/checkpoint"))
+        .bearer_auth(&aud)
+        .send()
+        .unwrap();
+    let o = verify(&url, &aud);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("origin") && err.contains("server.test/taizhang"),
+        "{err}"
+    );
+    assert!(terminate(child).success());
+}
+
+#[test]
+fn a_stalled_subscriber_is_dropped_and_its_slot_freed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let tokens = store_with_example(&data);
+    let log = Arc::new(SledLog::open(&data).unwrap());
+    serverkit::add_commitments(&log, "K-BIG", 8_000);
+    let size = log.size();
+    let server = serve(
+        log,
+        Limits {
+            subscribers_max: 1,
+            client_stall_max: std::time::Duration::from_secs(1),
+            ..Limits::default()
+        },
+    );
+    // A subscriber that reads nothing of the history: the server's writes stall.
+    let stalled = stalled_get(&server.url, "/v1/subscribe?from=0", &tokens["aud"]);
+    let c = http();
+    let started = std::time::Instant::now();
+    loop {
+        let r = c
+            .get(format!("{}/v1/subscribe?from={size}", server.url))
+            .bearer_auth(&tokens["aud"])
+            .send()
+            .unwrap();
+        if r.status() == 200 {
+            break;
+        }
+        assert_eq!(r.status(), 429);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the stalled subscriber still holds the only slot"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    drop(stalled);
+}

@@ -44,3 +44,45 @@ mod tests {
         assert_eq!(to_jcs(&v), "\"\\u001f\\b\\f\\t\\r\"");
     }
 }
+
+/// Where `raw` holds an array in place of an object of `decoded` (its path, such as
+/// `.findings[0]`; empty for the whole value), if anywhere.
+///
+/// serde's derived structs accept a JSON array of their fields in order as well as an object;
+/// events, payloads and policy documents are objects all the way down (formats.md §5), so a
+/// decoder compares what it decoded, written back as JSON, with the text it was given.
+pub fn array_for_object(decoded: &Value, raw: &Value) -> Option<String> {
+    match (decoded, raw) {
+        (Value::Object(d), Value::Object(r)) => d.iter().find_map(|(k, dv)| {
+            let rv = r.get(k)?;
+            array_for_object(dv, rv).map(|p| format!(".{k}{p}"))
+        }),
+        (Value::Object(_), Value::Array(_)) => Some(String::new()),
+        (Value::Array(d), Value::Array(r)) => d
+            .iter()
+            .zip(r)
+            .enumerate()
+            .find_map(|(i, (dv, rv))| array_for_object(dv, rv).map(|p| format!("[{i}]{p}"))),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod array_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn arrays_in_place_of_objects_are_found_with_their_path() {
+        let decoded = json!({"a": 1, "list": [{"x": 1}, {"x": 2}], "inner": {"y": 2}});
+        assert_eq!(array_for_object(&decoded, &decoded), None);
+        assert_eq!(
+            array_for_object(&decoded, &json!([1, [], {}])),
+            Some(String::new())
+        );
+        let raw = json!({"a": 1, "list": [{"x": 1}, [2]], "inner": {"y": 2}});
+        assert_eq!(array_for_object(&decoded, &raw), Some(".list[1]".into()));
+        let raw = json!({"a": 1, "list": [], "inner": [2]});
+        assert_eq!(array_for_object(&decoded, &raw), Some(".inner".into()));
+    }
+}

@@ -53,6 +53,16 @@ pub fn parse_line(line: &str) -> Result<ImportLine, FieldError> {
             "starts with a byte-order mark; save the file as UTF-8 without BOM",
         ));
     }
+    // serde's derived structs also take an array of their fields in order; a line is an object.
+    if line
+        .trim_start_matches([' ', '\t', '\n', '\r'])
+        .starts_with('[')
+    {
+        return Err(FieldError::new(
+            "line",
+            "must be a JSON object, not an array",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_str(line);
     let raw: RawLine = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -76,7 +86,6 @@ pub fn parse_line(line: &str) -> Result<ImportLine, FieldError> {
     })?;
     de.end()
         .map_err(|e| FieldError::new("line", e.to_string()))?;
-
     let ty = EventType::parse(&raw.ty)
         .ok_or_else(|| FieldError::new("type", format!("unknown event type {:?}", raw.ty)))?;
     let occurred_on: Date = raw

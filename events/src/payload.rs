@@ -199,9 +199,21 @@ macro_rules! payloads {
             /// Decodes the payload of an event of type `ty` from JSON text, checking every field.
             /// Errors name the field path under `payload`.
             pub fn from_json(ty: EventType, json: &str) -> Result<Payload, FieldError> {
-                match ty {
-                    $(EventType::$v => decode::<$v>(json).map(Payload::$v),)*
+                let payload = match ty {
+                    $(EventType::$v => decode::<$v>(json).map(Payload::$v)?,)*
+                };
+                // Only an array can stand where an object was expected.
+                if json.contains('[') {
+                    let raw: serde_json::Value = serde_json::from_str(json)
+                        .map_err(|e| FieldError::new("payload", strip_position(&e.to_string())))?;
+                    if let Some(path) = crate::canonical::array_for_object(&payload.to_json_value(), &raw) {
+                        return Err(FieldError::new(
+                            format!("payload{path}"),
+                            "must be a JSON object, not an array",
+                        ));
+                    }
                 }
+                Ok(payload)
             }
         }
     };

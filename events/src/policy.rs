@@ -100,9 +100,8 @@ impl Policy {
         excellent_quota_bp: 1500,
     };
 
-    /// Checks the ranges of domain.md §4. Deduction amounts are only required to be
-    /// integers 0 … 10000 (the contract names no range; a deduction above 100 points would
-    /// mean nothing).
+    /// Checks the ranges of domain.md §4. Deduction amounts have no range of their own there:
+    /// like every integer of the contract they are 0 … 2^53 − 1.
     pub fn check(&self) -> Result<(), PolicyError> {
         let err = |field: &str, reason: String| {
             Err(PolicyError {
@@ -182,6 +181,17 @@ impl Policy {
             field: ".".into(),
             reason: e.to_string(),
         })?;
+        let raw: serde_json::Value = serde_json::from_str(json).map_err(|e| PolicyError {
+            field: ".".into(),
+            reason: e.to_string(),
+        })?;
+        let decoded = serde_json::to_value(p).expect("a policy serializes to JSON");
+        if let Some(path) = crate::canonical::array_for_object(&decoded, &raw) {
+            return Err(PolicyError {
+                field: path.strip_prefix('.').unwrap_or(".").to_string(),
+                reason: "must be a JSON object, not an array".into(),
+            });
+        }
         p.check()?;
         Ok(p)
     }
@@ -211,5 +221,17 @@ mod tests {
             Policy::from_json(&good.replace("\"work\":40", "\"work\":40,\"extra\":1")).is_err()
         );
         assert!(Policy::from_json(&good.replace("\"min_service_days\":183,", "")).is_err());
+        // serde would take the fields in order as an array; a policy is objects throughout.
+        let e = Policy::from_json(
+            r#"[183,[40,30,30],[100,60,0],[9000,8000,7000],[500,100],7000,1500]"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, ".");
+        let e = Policy::from_json(&good.replace(
+            r#"{"work":40,"commitments":30,"evaluation":30}"#,
+            "[40,30,30]",
+        ))
+        .unwrap_err();
+        assert_eq!(e.field, "weights");
     }
 }

@@ -209,3 +209,25 @@ const ROOT_20: &str = "c5845d8f8819d2cd6d439286ae362080358c091620b952b7953025015
 const EXPORT_0: &str = "{\"actor\":\"golden\",\"event_id\":\"90dafc41-ea2f-5edb-8a56-ebe47f1330b1\",\"leaf_sha256\":\"4a85a02419f7d91eb2180213734938dc57be519d211b90969634dd8754b93723\",\"occurred_on\":\"2016-01-04\",\"payload\":{\"county\":\"岑溪市\",\"name\":\"六肥村\",\"township\":\"波塘镇\",\"village_id\":\"CX-BT-LF\"},\"payload_sha256\":\"6813fda678c7c2d5827ed5246b7cce30ae6c6567f3731e87efd3118357ae3e48\",\"position\":0,\"recorded_at\":\"2016-01-04T01:30:00.000000Z\",\"schema\":1,\"stream\":\"village/CX-BT-LF\",\"stream_version\":0,\"type\":\"VillageRegistered\"}";
 const EXPORT_18: &str = "{\"actor\":\"golden\",\"event_id\":\"d0972454-b038-576e-86b2-c2952967aa44\",\"leaf_sha256\":\"8d3c59cac6a88939ba5387415ed30e5a2517ea211716061e5159f08f1c1891da\",\"occurred_on\":\"2016-11-02\",\"payload\":{\"amount_fen\":3000000,\"pledge_id\":null,\"purpose\":\"村集体自筹：\\\"修缮\\\"祠堂\\\\戏台/门楼\\n第二行\\t\\u0001\\u001f\u{7f}\u{2028}结束\",\"village_id\":\"CX-BT-LF\"},\"payload_sha256\":\"5f3d0e63e100f9819a2cb95b9fb0d1c82e74d11ab3da096c063374ec1515d5da\",\"position\":18,\"recorded_at\":\"2016-11-02T01:30:18.000000Z\",\"schema\":1,\"stream\":\"village/CX-BT-LF\",\"stream_version\":4,\"type\":\"FundsDisbursed\"}";
 const EXPORT_19: &str = "{\"actor\":\"golden\",\"event_id\":\"0d4a2dc8-e2b7-58ef-bc4e-86c394bea347\",\"leaf_sha256\":\"22eb542548e72d0ba1c5759029808fd60086d60c9def4234f74741baaad30900\",\"occurred_on\":\"2016-11-20\",\"payload\":{\"findings\":[{\"finding_id\":\"F1\",\"severity\":\"serious\",\"text\":\"危房改造资金\\r\\n未公示\"},{\"finding_id\":\"F2\",\"severity\":\"minor\",\"text\":\"\"}],\"inspection_id\":\"I-CX-11\",\"inspector\":\"县纪委\\b督查组\",\"posting_id\":null,\"village_id\":\"CX-BT-LF\"},\"payload_sha256\":\"9057b4f3722a639bfb845c0249ecff77fa12ce49974470fc2506f0537fe93f53\",\"position\":19,\"recorded_at\":\"2016-11-20T01:30:19.000000Z\",\"schema\":1,\"stream\":\"inspection/I-CX-11\",\"stream_version\":0,\"type\":\"InspectionRecorded\"}";
+
+/// The leaf input written directly equals the one built through a JSON map and JCS, for
+/// actors and streams that need escaping too.
+#[test]
+fn direct_leaf_input_equals_the_map_built_one() {
+    let line = r#"{"type":"ProjectStarted","occurred_on":"2016-03-15","payload":{"project_id":"R-CX-01"}}"#;
+    let ev = events::import::parse_line(line).unwrap().event;
+    for actor in ["cli", "县\"委\"\\组织部\n\u{1}", "a/b\u{7f}\u{2028}"] {
+        let rec = events::RecordedEvent {
+            position: 12345678901,
+            event_id: events::EventId::parse("0190a5b2-7c4e-7d3a-9b1f-2e4d6c8a0b1c").unwrap(),
+            stream: "project/R-CX-01".into(),
+            stream_version: 3,
+            schema: 1,
+            occurred_on: ev.occurred_on,
+            recorded_at: events::Timestamp::from_micros(1_458_000_000_123_456),
+            actor: actor.into(),
+            payload: ev.payload.clone(),
+        };
+        assert_eq!(rec.leaf_input(), rec.leaf_input_by_map());
+    }
+}

@@ -26,7 +26,8 @@ use events::payload::Payload;
 use events::{Date, EventId, Id, RecordedEvent, Timestamp};
 
 use crate::counted::Retractions;
-use crate::ledgers::{due_in_force, AnomalyRow, Ledgers};
+use crate::ledgers::{due_in_force, AnomalyCode, AnomalyRow, Ledgers};
+use crate::validation::LogState;
 
 /// Default threshold of a late entry, in calendar days (domain.md §3).
 pub const LATE_AFTER_DAYS_DEFAULT: i64 = 30;
@@ -189,6 +190,8 @@ pub struct AuditFold {
     seals: Vec<SealSeen>,
     retraction_rows: Vec<RetractionRow>,
     late_entries: Vec<LateEntryRow>,
+    /// The log's own validation, replayed: it knows every event a retraction left invalid.
+    validation: LogState,
 }
 
 impl AuditFold {
@@ -201,11 +204,13 @@ impl AuditFold {
             seals: Vec::new(),
             retraction_rows: Vec::new(),
             late_entries: Vec::new(),
+            validation: LogState::new(),
         }
     }
 
     /// Folds the next event.
     pub fn apply(&mut self, e: &RecordedEvent) {
+        self.validation.replay(e);
         // Remember what a retraction may name: every effectively retracted event, and every
         // retraction (the target of a refused retraction of a retraction). Both are few.
         let retraction = self.retractions.retraction_of(&e.event_id);
@@ -284,11 +289,27 @@ impl AuditFold {
 
     /// The audit views, completing the event-by-event part with what `ledgers` folded.
     pub fn finish(self, ledgers: &Ledgers) -> AuditViews {
+        // The ledgers' own anomalies say what each ledger could not apply; the validation's
+        // name every other counted event the log would now refuse. One row per event.
+        let mut anomalies = ledgers.report(None).anomalies;
+        let listed: std::collections::BTreeSet<u64> =
+            anomalies.iter().map(|a| a.position).collect();
+        for a in self.validation.anomalies() {
+            if !listed.contains(&a.position) {
+                anomalies.push(AnomalyRow {
+                    position: a.position,
+                    code: AnomalyCode::NowRefused,
+                    subject: format!("{} at position {}", a.event_type, a.position),
+                    detail: format!("{}: {}", a.field, a.reason),
+                });
+            }
+        }
+        anomalies.sort_by_key(|a| a.position);
         AuditViews {
             retractions: self.retraction_rows,
             late_entries: self.late_entries,
             extensions: extensions(ledgers),
-            anomalies: ledgers.report(None).anomalies,
+            anomalies,
             implausible_evaluations: implausible_evaluations(ledgers),
         }
     }

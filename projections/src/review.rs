@@ -550,6 +550,9 @@ fn review_posting(
             }
         }
     }
+    // Deductions may be as large as the contract's integers; their sum is kept within them
+    // (2^53 − 1) so the result document stays exact in every JSON parser.
+    let deductions_bp = deductions_bp.min(events::fields::INT_MAX);
     let total_bp = base_bp.saturating_sub(deductions_bp);
 
     let t = policy.thresholds_bp;

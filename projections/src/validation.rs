@@ -352,6 +352,29 @@ impl LogState {
         None
     }
 
+    /// Whether the event at `position` is a creation entered again in another village than an
+    /// earlier creation of the same id (a correction that moves the thing, and every event
+    /// attached to it, to another village).
+    pub fn moved_village(&self, position: u64) -> bool {
+        let Some(e) = usize::try_from(position)
+            .ok()
+            .and_then(|i| self.entries.get(i))
+        else {
+            return false;
+        };
+        let (Some(created), Some(village)) = (e.fact.creates(), e.fact.village()) else {
+            return false;
+        };
+        let Some(entity) = self.entities.get(&key_of(created)) else {
+            return false;
+        };
+        entity
+            .creations
+            .iter()
+            .take_while(|&&c| c < position as usize)
+            .any(|&c| self.entries[c].fact.village() != Some(village))
+    }
+
     /// The stream of an event in the log, counted or not: where a `Retracted` of it goes.
     pub fn stream_of(&self, id: &EventId) -> Option<&str> {
         self.by_event_id.get(id).map(|&i| &*self.entries[i].stream)

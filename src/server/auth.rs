@@ -1,12 +1,12 @@
 //! Who may do what: bearer tokens (reloaded when `tokens.json` changes) and the rules of the
 //! roles. Every refusal names its rule, so a 401 or 403 says exactly what was missing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::http::HeaderMap;
-use events::{EventType, Payload, ProposedEvent};
+use events::{EventId, EventType, Payload, ProposedEvent};
 
 use super::error::ApiError;
 use crate::store::tokens::{self, Role, TokenEntry, Tokens};
@@ -22,6 +22,8 @@ pub struct Principal {
     pub role: Role,
     /// Villages a recorder is restricted to (empty: none).
     pub villages: Vec<String>,
+    /// The SHA-256 of the token presented: streams check it is still in force.
+    pub token_sha256: String,
 }
 
 impl From<&TokenEntry> for Principal {
@@ -30,42 +32,81 @@ impl From<&TokenEntry> for Principal {
             name: e.name.clone(),
             role: e.role,
             villages: e.villages.iter().cloned().collect(),
+            token_sha256: e.sha256.clone(),
         }
     }
 }
 
-/// The token list, reread whenever the file's stamp changes (checked on each request: one
-/// `stat`), so `token add` and `token revoke` take effect without a restart.
-pub struct TokenCache {
+/// How often the token file's stamp is checked in the background: a revoked token is refused,
+/// and its open subscriptions and exports ended, at most this long after `token revoke`.
+pub const TOKENS_REFRESH: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The token list, reread whenever the file's stamp changes, so `token add` and `token revoke`
+/// take effect without a restart. The stamp is checked off the async runtime: by a background
+/// thread every [`TOKENS_REFRESH`], and, for a token not in the list (perhaps just added), by
+/// the request in the blocking pool. Every reload bumps a generation that streams watch.
+#[derive(Clone)]
+pub struct TokenCache(Arc<CacheInner>);
+
+struct CacheInner {
     dir: PathBuf,
     current: RwLock<Arc<Tokens>>,
     reload: Mutex<()>,
+    generation: tokio::sync::watch::Sender<u64>,
 }
 
 impl TokenCache {
-    /// The tokens of the store in `dir`.
+    /// The tokens of the store in `dir`, with a thread that keeps them current for as long as
+    /// the cache lives.
     pub fn new(dir: PathBuf) -> Result<TokenCache, tokens::TokenError> {
         let current = tokens::load(&dir)?;
-        Ok(TokenCache {
+        let cache = TokenCache(Arc::new(CacheInner {
             dir,
             current: RwLock::new(Arc::new(current)),
             reload: Mutex::new(()),
-        })
+            generation: tokio::sync::watch::Sender::new(0),
+        }));
+        let weak = Arc::downgrade(&cache.0);
+        std::thread::Builder::new()
+            .name("taizhang-tokens".into())
+            .spawn(move || loop {
+                std::thread::sleep(TOKENS_REFRESH);
+                match weak.upgrade() {
+                    Some(inner) => {
+                        TokenCache(inner).refresh();
+                    }
+                    None => return,
+                }
+            })
+            .map_err(|e| tokens::TokenError::Io {
+                path: cache.0.dir.clone(),
+                source: e,
+            })?;
+        Ok(cache)
     }
 
-    fn tokens(&self) -> Arc<Tokens> {
-        let now = tokens::stamp(&self.dir);
-        let cur = self.current.read().expect("tokens lock").clone();
-        match now {
-            Ok(stamp) if stamp == cur.stamp() => cur,
+    /// The tokens as last read (no file access).
+    pub fn current(&self) -> Arc<Tokens> {
+        self.0.current.read().expect("tokens lock").clone()
+    }
+
+    /// A receiver woken whenever the token list is reloaded.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.0.generation.subscribe()
+    }
+
+    /// Checks the file's stamp and rereads the file if it changed (blocking: one `stat`, and
+    /// a read when changed). Returns the tokens now in force.
+    pub fn refresh(&self) -> Arc<Tokens> {
+        let inner = &self.0;
+        let now = tokens::stamp(&inner.dir);
+        let cur = self.current();
+        let fresh = match now {
+            Ok(stamp) if stamp == cur.stamp() => return cur,
             Ok(_) => {
-                let _one_reader = self.reload.lock().expect("reload lock");
-                match tokens::load(&self.dir) {
-                    Ok(t) => {
-                        let t = Arc::new(t);
-                        *self.current.write().expect("tokens lock") = t.clone();
-                        t
-                    }
+                let _one_reader = inner.reload.lock().expect("reload lock");
+                match tokens::load(&inner.dir) {
+                    Ok(t) => Arc::new(t),
                     Err(e) => {
                         // A damaged file refuses everyone rather than keep revoked tokens alive.
                         tracing::error!(error = %e, "the token file cannot be read: every token is refused until it is fixed");
@@ -74,14 +115,25 @@ impl TokenCache {
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, "the token file cannot be checked");
+                tracing::error!(error = %e, "the token file cannot be checked: every token is refused until it can");
                 Arc::new(Tokens::default())
             }
-        }
+        };
+        *inner.current.write().expect("tokens lock") = fresh.clone();
+        inner.generation.send_modify(|g| *g += 1);
+        fresh
+    }
+
+    /// Whether the token `who` authenticated with is still in force (no file access).
+    pub fn still_valid(&self, who: &Principal) -> bool {
+        self.current()
+            .entries()
+            .iter()
+            .any(|e| e.sha256 == who.token_sha256)
     }
 
     /// The caller named by the request's `Authorization: Bearer` header.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
         let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
             return Err(ApiError::unauthenticated("auth.bearer", "this route needs an `Authorization: Bearer TOKEN` header; tokens are made with `taizhang token add` on the machine that holds the store"));
         };
@@ -95,13 +147,19 @@ impl TokenCache {
                     "auth.bearer",
                     "the Authorization header must be `Bearer TOKEN`",
                 )
-            })?;
-        self.tokens()
-            .find(token)
-            .map(Principal::from)
-            .ok_or_else(|| {
-                ApiError::unauthenticated("auth.token", "this token is unknown or was revoked")
-            })
+            })?
+            .to_string();
+        if let Some(e) = self.current().find(&token) {
+            return Ok(Principal::from(e));
+        }
+        // Not in the list as last read: perhaps added since; look again, off the runtime.
+        let cache = self.clone();
+        let tokens = tokio::task::spawn_blocking(move || cache.refresh())
+            .await
+            .map_err(ApiError::internal)?;
+        tokens.find(&token).map(Principal::from).ok_or_else(|| {
+            ApiError::unauthenticated("auth.token", "this token is unknown or was revoked")
+        })
     }
 }
 
@@ -289,12 +347,15 @@ fn direct_village(p: &Payload) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The village of events: from the payload, or from the first event of the entity's stream
-/// (its creation, which names the village), in the batch or in the log.
+/// The village of events: from the payload, or from the entity's creation (the event of its
+/// stream that names the village), in the batch or in the log. A creation can be corrected
+/// (retracted and entered again, perhaps for another village, as domain.md "Corrections"
+/// allows): the latest creation that is not retracted counts.
 pub struct VillageOf<'a> {
     log: &'a dyn Log,
     batch: &'a [ProposedEvent],
-    streams: HashMap<String, Option<String>>,
+    /// Per stream, its creations in the log not retracted there (event id, village), in order.
+    streams: HashMap<String, Vec<(EventId, String)>>,
 }
 
 impl<'a> VillageOf<'a> {
@@ -331,28 +392,52 @@ impl<'a> VillageOf<'a> {
         self.of_stream(&stream, index)
     }
 
-    /// The village of a stream: its creation event's, looked for in the batch before
-    /// `before`, then in the log.
+    /// The village of a stream: that of its latest creation not retracted, looked for in the
+    /// batch before `before`, then in the log.
     pub fn of_stream(&mut self, stream: &str, before: usize) -> Result<Option<String>, ApiError> {
         if let Some(id) = stream.strip_prefix("village/") {
             return Ok(Some(id.to_string()));
         }
-        if let Some(v) = self.streams.get(stream) {
-            return Ok(v.clone());
-        }
-        let in_batch = self.batch[..before]
+        let earlier = &self.batch[..before];
+        // Retractions earlier in the batch (a correction sent as one batch).
+        let retracted_here: HashSet<EventId> = earlier
             .iter()
-            .find(|e| e.payload.stream().as_deref() == Some(stream))
-            .and_then(|e| direct_village(&e.payload));
-        let v = match in_batch {
-            Some(v) => Some(v),
-            None => self
-                .log
-                .read_stream(stream, 0, 1)?
-                .first()
-                .and_then(|e| direct_village(&e.payload)),
-        };
-        self.streams.insert(stream.to_string(), v.clone());
-        Ok(v)
+            .filter_map(|e| match &e.payload {
+                Payload::Retracted(r) => Some(r.target_event_id),
+                _ => None,
+            })
+            .collect();
+        let in_batch = earlier
+            .iter()
+            .rev()
+            .filter(|e| e.payload.stream().as_deref() == Some(stream))
+            .filter(|e| e.event_id.is_none_or(|id| !retracted_here.contains(&id)))
+            .find_map(|e| direct_village(&e.payload));
+        if in_batch.is_some() {
+            return Ok(in_batch);
+        }
+        if !self.streams.contains_key(stream) {
+            // A retraction is recorded in its target's stream, so the stream alone tells which
+            // of its creations stand.
+            let events = self.log.read_stream(stream, 0, u64::MAX)?;
+            let retracted: HashSet<EventId> = events
+                .iter()
+                .filter_map(|e| match &e.payload {
+                    Payload::Retracted(r) => Some(r.target_event_id),
+                    _ => None,
+                })
+                .collect();
+            let creations = events
+                .iter()
+                .filter(|e| !retracted.contains(&e.event_id))
+                .filter_map(|e| direct_village(&e.payload).map(|v| (e.event_id, v)))
+                .collect();
+            self.streams.insert(stream.to_string(), creations);
+        }
+        Ok(self.streams[stream]
+            .iter()
+            .rev()
+            .find(|(id, _)| !retracted_here.contains(id))
+            .map(|(_, v)| v.clone()))
     }
 }

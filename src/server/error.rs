@@ -72,13 +72,14 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
-    /// 500: logged with its detail; the client gets a short message.
+    /// 500: logged with its detail (paths, store internals); the client gets only a short
+    /// message.
     pub fn internal(e: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %e, "internal error");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
-            format!("internal error: {e}"),
+            "internal error; the server's log has the details",
         )
     }
 

@@ -4,8 +4,12 @@
 //! [`CONNECTIONS_MAX`] get a 503 written straight on the socket; more requests in flight
 //! than [`REQUESTS_IN_FLIGHT_MAX`] or subscribers than [`SUBSCRIBERS_MAX`] get 429; a body
 //! over [`BODY_BYTES_MAX`] or a batch over [`BATCH_EVENTS_MAX`] gets 413; a request that takes
-//! longer than [`REQUEST_TIME_MAX`] gets 503.
+//! longer than [`REQUEST_TIME_MAX`] gets 503; more exports at once than [`EXPORTS_MAX`] get
+//! 429. A connection the server could not write to for [`CLIENT_STALL_MAX`] (a client that
+//! stopped reading its subscription or export) is dropped, and with it what it held; on
+//! shutdown, connections still open after [`SHUTDOWN_GRACE`] are dropped.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -18,8 +22,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Largest request body, in bytes: a full batch of ordinary events fits many times over.
 pub const BODY_BYTES_MAX: usize = 32 * 1024 * 1024;
-/// Most events in one `POST /v1/events` (the store's own batch limit).
-pub const BATCH_EVENTS_MAX: usize = crate::store::BATCH_EVENTS_MAX;
+/// Most events in one `POST /v1/events` (an import through a server is one request; the
+/// store itself takes batches up to `store::BATCH_EVENTS_MAX`).
+pub const BATCH_EVENTS_MAX: usize = 10_000;
 /// Most open connections; more are answered 503 and closed.
 pub const CONNECTIONS_MAX: usize = 1_024;
 /// Most requests being handled at once (subscriptions apart); more are answered 429.
@@ -33,6 +38,13 @@ pub const REQUEST_TIME_MAX: Duration = Duration::from_secs(30);
 /// `Last-Event-ID`): subscribers read the log at their own pace, so they never slow writers,
 /// but one that cannot keep up is told so rather than served an ever older past.
 pub const SUBSCRIBER_LAG_EVENTS_MAX: u64 = 100_000;
+/// Most exports (`GET /v1/export`) streaming at once; more are answered 429.
+pub const EXPORTS_MAX: usize = 16;
+/// Longest a connection may refuse what the server writes (a client that stopped reading):
+/// then it is dropped, freeing its subscription or export slot.
+pub const CLIENT_STALL_MAX: Duration = Duration::from_secs(30);
+/// How long a shutdown waits for open connections (a slow export, say) before dropping them.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Most events in one page of `GET /v1/events` or `GET /v1/streams/…`.
 pub const EVENTS_PAGE_MAX: u64 = 10_000;
 
@@ -53,6 +65,12 @@ pub struct Limits {
     pub request_time_max: Duration,
     /// See [`SUBSCRIBER_LAG_EVENTS_MAX`].
     pub subscriber_lag_events_max: u64,
+    /// See [`EXPORTS_MAX`].
+    pub exports_max: usize,
+    /// See [`CLIENT_STALL_MAX`].
+    pub client_stall_max: Duration,
+    /// See [`SHUTDOWN_GRACE`].
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Limits {
@@ -65,6 +83,9 @@ impl Default for Limits {
             subscribers_max: SUBSCRIBERS_MAX,
             request_time_max: REQUEST_TIME_MAX,
             subscriber_lag_events_max: SUBSCRIBER_LAG_EVENTS_MAX,
+            exports_max: EXPORTS_MAX,
+            client_stall_max: CLIENT_STALL_MAX,
+            shutdown_grace: SHUTDOWN_GRACE,
         }
     }
 }
@@ -73,21 +94,25 @@ impl Default for Limits {
 pub struct LimitedListener {
     inner: TcpListener,
     permits: Arc<Semaphore>,
+    stall_max: Duration,
     open: Arc<AtomicU64>,
     refused: Arc<AtomicU64>,
 }
 
 impl LimitedListener {
-    /// Limits `inner` to `max` connections; `open` and `refused` count them for metrics.
+    /// Limits `inner` to `max` connections, each dropped once it refused writes for
+    /// `stall_max`; `open` and `refused` count them for metrics.
     pub fn new(
         inner: TcpListener,
         max: usize,
+        stall_max: Duration,
         open: Arc<AtomicU64>,
         refused: Arc<AtomicU64>,
     ) -> LimitedListener {
         LimitedListener {
             inner,
             permits: Arc::new(Semaphore::new(max)),
+            stall_max,
             open,
             refused,
         }
@@ -126,6 +151,8 @@ impl axum::serve::Listener for LimitedListener {
                             stream,
                             _permit: permit,
                             open: self.open.clone(),
+                            stall_max: self.stall_max,
+                            stalled: None,
                         },
                         addr,
                     );
@@ -146,11 +173,44 @@ impl axum::serve::Listener for LimitedListener {
     }
 }
 
-/// A connection holding its permit until it closes.
+/// A connection holding its permit until it closes, and failing its writes once the peer
+/// has not taken any for the stall limit (hyper then drops the connection).
 pub struct Limited {
     stream: TcpStream,
     _permit: OwnedSemaphorePermit,
     open: Arc<AtomicU64>,
+    stall_max: Duration,
+    /// Set while a write waits for the peer: when it gives up.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Limited {
+    /// Passes a write's result on, timing how long writes have been waiting.
+    fn watch<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        r: Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        if r.is_ready() {
+            self.stalled = None;
+            return r;
+        }
+        let stall_max = self.stall_max;
+        let timer = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall_max)));
+        if timer.as_mut().poll(cx).is_ready() {
+            tracing::warn!(
+                stall_seconds = stall_max.as_secs_f64(),
+                "a client took nothing of what was written to it for too long: dropped"
+            );
+            return Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client stopped reading",
+            )));
+        }
+        Poll::Pending
+    }
 }
 
 impl Drop for Limited {
@@ -175,10 +235,12 @@ impl AsyncWrite for Limited {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let r = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.watch(cx, r)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
+        let r = Pin::new(&mut self.stream).poll_flush(cx);
+        self.watch(cx, r)
     }
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.stream).poll_shutdown(cx)
@@ -188,7 +250,8 @@ impl AsyncWrite for Limited {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let r = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.watch(cx, r)
     }
     fn is_write_vectored(&self) -> bool {
         self.stream.is_write_vectored()

@@ -56,8 +56,32 @@ pub struct Shared {
     pub limits: Limits,
     in_flight: Arc<Semaphore>,
     subscribers: Arc<Semaphore>,
+    exports: Arc<Semaphore>,
     shutdown: watch::Receiver<bool>,
     started: Instant,
+    /// Why the store stopped accepting appends, once it did (`/healthz` reports it).
+    store_failed: std::sync::OnceLock<String>,
+}
+
+impl Shared {
+    /// Notes an append's failure if it means the store no longer accepts appends.
+    pub fn note_append_error(&self, e: &crate::store::AppendError) {
+        use crate::store::AppendError;
+        match e {
+            AppendError::Io(reason) => {
+                let _ = self.store_failed.set(format!("a write failed: {reason}"));
+            }
+            AppendError::Closed => {
+                let _ = self.store_failed.set("the store is closed".into());
+            }
+            _ => {}
+        }
+    }
+
+    /// Why the store no longer accepts appends, if it does not.
+    pub fn store_failure(&self) -> Option<&str> {
+        self.store_failed.get().map(String::as_str)
+    }
 }
 
 /// The router's state: a cheap handle on [`Shared`].
@@ -88,9 +112,11 @@ impl Server {
             metrics: Metrics::default(),
             in_flight: Arc::new(Semaphore::new(limits.requests_in_flight_max)),
             subscribers: Arc::new(Semaphore::new(limits.subscribers_max)),
+            exports: Arc::new(Semaphore::new(limits.exports_max)),
             limits,
             shutdown: shutdown_rx,
             started: Instant::now(),
+            store_failed: std::sync::OnceLock::new(),
         };
         Ok(Server {
             state: AppState(Arc::new(shared)),
@@ -139,8 +165,10 @@ impl Server {
     }
 
     /// Serves on `listener` until `signal` completes, then stops accepting, ends
-    /// subscriptions and waits for the requests in flight. The caller then closes the store
-    /// (`SledLog::close`), which finishes and syncs whatever was accepted.
+    /// subscriptions and waits for the requests in flight, for at most the shutdown grace
+    /// ([`limits::SHUTDOWN_GRACE`]): connections still open then (a client that stopped
+    /// reading an export, say) are left to be dropped with the runtime. The caller then
+    /// closes the store (`SledLog::close`), which finishes and syncs whatever was accepted.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
@@ -149,18 +177,34 @@ impl Server {
         let listener = limits::LimitedListener::new(
             listener,
             self.state.limits.connections_max,
+            self.state.limits.client_stall_max,
             self.state.metrics.connections.clone(),
             self.state.metrics.connections_refused.clone(),
         );
         let router = self.router();
         let shutdown = self.shutdown;
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                signal.await;
-                tracing::info!("shutting down: no new connections, finishing requests in flight");
-                let _ = shutdown.send(true);
-            })
-            .await?;
+        let mut signalled = shutdown.subscribe();
+        let grace = self.state.limits.shutdown_grace;
+        let serving = axum::serve(listener, router).with_graceful_shutdown(async move {
+            signal.await;
+            tracing::info!("shutting down: no new connections, finishing requests in flight");
+            let _ = shutdown.send(true);
+        });
+        let deadline = async move {
+            if signalled.wait_for(|s| *s).await.is_err() {
+                return std::future::pending().await;
+            }
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            served = serving => served?,
+            _ = deadline => {
+                tracing::warn!(
+                    grace_seconds = grace.as_secs_f64(),
+                    "connections still open after the shutdown grace are dropped"
+                );
+            }
+        }
         Ok(())
     }
 }
@@ -206,7 +250,7 @@ async fn observe(
             }
         };
         if !is_public(&route) {
-            match app.tokens.authenticate(req.headers()) {
+            match app.tokens.authenticate(req.headers()).await {
                 Ok(p) => {
                     actor = p.name.clone();
                     req.extensions_mut().insert(p);

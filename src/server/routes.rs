@@ -112,8 +112,19 @@ fn prefix_size(log: &SledLog, p: &Params) -> Result<u64, ApiError> {
     reviews::resolve_size(log, size, as_of).map_err(unprocessable)
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+/// `ok`, or 503 once the store stopped accepting appends (a failed write, a closed store).
+async fn healthz(State(app): State<AppState>) -> Response {
+    match app.store_failure() {
+        None => "ok\n".into_response(),
+        Some(why) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_failed",
+            format!(
+                "the store accepts no appends: {why}; restart the server once the disk is fixed"
+            ),
+        )
+        .into_response(),
+    }
 }
 
 async fn openapi() -> Response {
@@ -248,9 +259,14 @@ async fn append(
     let batch = parse_events(text, app.limits.batch_events_max)?;
     app.metrics.request_events.observe(batch.len() as u64);
     let log = app.log.clone();
+    let shared = app.clone();
     let appended = blocking(move || {
         auth::check_batch(&log, &who, &batch)?;
-        Ok(log.append(batch, &who.name, Source::Client, None)?)
+        log.append(batch, &who.name, Source::Client, None)
+            .map_err(|e| {
+                shared.note_append_error(&e);
+                ApiError::from(e)
+            })
     })
     .await?;
     let written = appended.iter().filter(|a| a.written).count();
@@ -734,9 +750,90 @@ async fn consistency(
 /// How many bytes of export lines go out in one chunk.
 const EXPORT_CHUNK_BYTES: usize = 256 * 1024;
 
-/// The export (formats.md §5), streamed: records are read and sent chunk by chunk, so memory
-/// stays small whatever the log's size. A read error cuts the stream short (the last line
-/// then lacks its newline, and the count is short: the client's check sees it).
+/// Where a streamed export stands.
+struct Export {
+    app: AppState,
+    who: Principal,
+    next: u64,
+    size: u64,
+    /// Set once the last chunk (or final line) went out; then the error, if any, follows.
+    ended: Option<Option<std::io::Error>>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// The line that ends an export cut short, and the body error after it.
+fn export_end(code: &str, message: String) -> (Vec<u8>, std::io::Error) {
+    let mut line = json!({"error": {"code": code, "message": message}}).to_string();
+    line.push('\n');
+    (line.into_bytes(), std::io::Error::other(message))
+}
+
+impl Export {
+    /// The next chunk: read only when the client asks for it (nothing is read ahead or held
+    /// for a client that stopped reading), after checking that the token is still in force.
+    async fn chunk(&mut self) -> Option<Result<Vec<u8>, std::io::Error>> {
+        if let Some(end) = &mut self.ended {
+            return end.take().map(Err);
+        }
+        if !self.app.tokens.still_valid(&self.who) {
+            let (line, e) = export_end(
+                "token_revoked",
+                format!(
+                    "token {} was revoked: the export stops after {} events",
+                    self.who.name, self.next
+                ),
+            );
+            self.ended = Some(Some(e));
+            return Some(Ok(line));
+        }
+        if self.next >= self.size {
+            return None;
+        }
+        let (log, from, to) = (self.app.log.clone(), self.next, self.size);
+        let read = tokio::task::spawn_blocking(move || {
+            let mut buf = Vec::with_capacity(EXPORT_CHUNK_BYTES + 4096);
+            let mut next = from;
+            for rec in log.read(from, to) {
+                let r = rec.map_err(|e| e.to_string())?;
+                buf.extend_from_slice(r.event.export_line().as_bytes());
+                buf.push(b'\n');
+                next += 1;
+                if buf.len() >= EXPORT_CHUNK_BYTES {
+                    break;
+                }
+            }
+            Ok::<_, String>((buf, next))
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r);
+        match read {
+            Ok((buf, next)) => {
+                self.next = next;
+                Some(Ok(buf))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "export stopped");
+                let (line, e) = export_end(
+                    "read_failed",
+                    format!(
+                        "the export stopped after {} events: the store could not be read",
+                        self.next
+                    ),
+                );
+                self.ended = Some(Some(e));
+                Some(Ok(line))
+            }
+        }
+    }
+}
+
+/// The export (formats.md §5), streamed: records are read chunk by chunk as the client takes
+/// them, so memory stays small whatever the log's size and a client that stops reading holds
+/// no thread (its connection is dropped after `limits::CLIENT_STALL_MAX`). At most
+/// `limits::EXPORTS_MAX` run at once. An export cut short (a read error, a revoked token)
+/// ends with a line `{"error": {"code", "message"}}` and then a broken body, so no client
+/// takes it for the whole log.
 async fn export(
     State(app): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -744,8 +841,7 @@ async fn export(
 ) -> Result<Response, ApiError> {
     who.require(Need::Read)?;
     let p = params(q);
-    let log = app.log.clone();
-    let current = log.size();
+    let current = app.log.size();
     let size = p.get::<u64>("size")?.unwrap_or(current);
     if size > current {
         return Err(unprocessable(anyhow::anyhow!(
@@ -753,33 +849,29 @@ async fn export(
         ))
         .field("size"));
     }
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
-    tokio::task::spawn_blocking(move || {
-        let mut buf = Vec::with_capacity(EXPORT_CHUNK_BYTES + 4096);
-        for rec in log.read(0, size) {
-            match rec {
-                Ok(r) => {
-                    buf.extend_from_slice(r.event.export_line().as_bytes());
-                    buf.push(b'\n');
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "export stopped");
-                    let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
-                    return;
-                }
-            }
-            if buf.len() >= EXPORT_CHUNK_BYTES
-                && tx.blocking_send(Ok(std::mem::take(&mut buf))).is_err()
-            {
-                return; // the client went away
-            }
-        }
-        if !buf.is_empty() {
-            let _ = tx.blocking_send(Ok(buf));
-        }
-    });
+    let permit = app.exports.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_exports",
+            format!(
+                "the server streams {} exports at most at once; retry later",
+                app.limits.exports_max
+            ),
+        )
+    })?;
+    let state = Export {
+        app: app.clone(),
+        who,
+        next: 0,
+        size,
+        ended: None,
+        _permit: permit,
+    };
     let stream =
-        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+        futures_util::stream::unfold(
+            state,
+            |mut s| async move { s.chunk().await.map(|c| (c, s)) },
+        );
     Ok((
         [(header::CONTENT_TYPE, "application/x-ndjson")],
         Body::from_stream(stream),

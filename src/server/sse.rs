@@ -5,7 +5,9 @@
 //! A subscription reads the log at its own pace and is woken by the store's watch of the
 //! durable size: nothing is buffered for it, so a slow subscriber never slows writers. One
 //! that falls more than the lag limit behind while live gets a final `dropped` event naming
-//! where to resume; server shutdown sends a final `shutdown` event.
+//! where to resume; server shutdown sends a final `shutdown` event; revoking the token ends
+//! the subscription with a final `revoked` event. A subscriber that stops reading altogether
+//! is dropped by its connection's stall limit (`limits::CLIENT_STALL_MAX`), freeing its slot.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -34,9 +36,15 @@ struct Subscription {
     next: u64,
     live: bool,
     done: bool,
-    queue: VecDeque<Event>,
+    /// Events read but not yet sent, with their positions.
+    queue: VecDeque<(Event, u64)>,
     size: watch::Receiver<u64>,
     shutdown: watch::Receiver<bool>,
+    /// Woken when the token list is reloaded.
+    tokens: watch::Receiver<u64>,
+    /// The token list changed since the token was last checked.
+    check_token: bool,
+    who: Principal,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -53,7 +61,24 @@ fn last(event: &str, data: serde_json::Value) -> Event {
 impl Subscription {
     async fn step(&mut self) -> Option<Event> {
         loop {
-            if let Some(e) = self.queue.pop_front() {
+            // The token is checked whenever the token list changed: a revoked one gets no
+            // more events, not even those already read.
+            if !self.done && (self.check_token || self.tokens.has_changed().unwrap_or(true)) {
+                self.check_token = false;
+                self.tokens.borrow_and_update();
+                if !self.app.tokens.still_valid(&self.who) {
+                    self.done = true;
+                    if let Some(first) = self.queue.front() {
+                        self.next = first.1;
+                    }
+                    self.queue.clear();
+                    return Some(last(
+                        "revoked",
+                        json!({"message": format!("token {} was revoked: this subscription ends", self.who.name), "resume_from": self.next}),
+                    ));
+                }
+            }
+            if let Some((e, _)) = self.queue.pop_front() {
                 return Some(e);
             }
             if self.done {
@@ -78,7 +103,7 @@ impl Subscription {
                     return Some(last(
                         "dropped",
                         json!({
-                            "message": format!("this subscriber fell {lag} events behind the log (the limit is {}) and was dropped; reconnect with Last-Event-ID: {} to resume", self.app.limits.subscriber_lag_events_max, self.next.saturating_sub(1)),
+                            "message": format!("this subscriber fell {lag} events behind the log (the limit is {}) and was dropped; {}", self.app.limits.subscriber_lag_events_max, resume_hint(self.next)),
                             "resume_from": self.next,
                         }),
                     ));
@@ -94,12 +119,13 @@ impl Subscription {
                 match read {
                     Ok(events) => {
                         for e in events {
-                            self.queue.push_back(
+                            self.queue.push_back((
                                 Event::default()
                                     .id(e.position.to_string())
                                     .event("event")
                                     .data(e.export_line()),
-                            );
+                                e.position,
+                            ));
                         }
                         self.next = to;
                         if to == size {
@@ -120,8 +146,21 @@ impl Subscription {
             tokio::select! {
                 changed = self.size.changed() => if changed.is_err() { self.done = true; },
                 _ = self.shutdown.changed() => {},
+                changed = self.tokens.changed() => match changed {
+                    Ok(()) => self.check_token = true,
+                    Err(_) => self.done = true,
+                },
             }
         }
+    }
+}
+
+/// How to resume at position `next`: `Last-Event-ID: next-1`, or from the start when
+/// nothing was received (there is no id before position 0).
+fn resume_hint(next: u64) -> String {
+    match next.checked_sub(1) {
+        Some(id) => format!("reconnect with Last-Event-ID: {id} to resume"),
+        None => "reconnect with ?from=0 (and no Last-Event-ID) to resume".into(),
     }
 }
 
@@ -145,7 +184,12 @@ pub async fn subscribe(
                         "Last-Event-ID must be the position of the last event received",
                     )
                 })?;
-            id + 1
+            id.checked_add(1).ok_or_else(|| {
+                ApiError::invalid(
+                    "Last-Event-ID",
+                    format!("Last-Event-ID: {id} is no position this log can reach; send the position of the last event received"),
+                )
+            })?
         }
         None => match q.get("from").filter(|s| !s.is_empty()) {
             Some(s) => s
@@ -173,6 +217,9 @@ pub async fn subscribe(
         queue: VecDeque::new(),
         size: app.log.observers().watch_size(),
         shutdown: app.shutdown.clone(),
+        tokens: app.tokens.watch(),
+        check_token: true,
+        who,
         _permit: permit,
     };
     let stream = futures_util::stream::unfold(sub, |mut s| async move {

@@ -35,7 +35,8 @@ use crate::merkle::Hash;
 /// The store format this build writes; a store written by a newer one is refused at open.
 pub const STORE_FORMAT_CURRENT: u32 = 1;
 /// Most events in one appended batch.
-pub const BATCH_EVENTS_MAX: usize = 10_000;
+/// (A whole import file is one batch: see `ops::IMPORT_EVENTS_MAX`.)
+pub const BATCH_EVENTS_MAX: usize = 200_000;
 /// Most events the writer gathers into one group commit (one fsync).
 pub const GROUP_EVENTS_MAX: usize = 20_000;
 /// Most events one read of the log returns.
@@ -84,7 +85,7 @@ pub enum AppendError {
         reason: String,
     },
     /// `expected_version` does not match the stream. Reread the stream and decide again.
-    #[error("event {index}: stream {stream} holds {actual} events, the batch expected {expected}")]
+    #[error("event {index}: expected_version: stream {stream} holds {actual} events, the batch expected {expected}")]
     VersionConflict {
         /// Index of the event in the batch.
         index: usize,
@@ -96,7 +97,7 @@ pub enum AppendError {
         actual: u64,
     },
     /// The event id is already in the log with other content.
-    #[error("event {index}: event_id {event_id} is already in the log with a different type, date or payload")]
+    #[error("event {index}: event_id: {event_id} is already in the log with a different type, date or payload")]
     EventIdConflict {
         /// Index of the event in the batch.
         index: usize,
@@ -242,9 +243,18 @@ pub enum SealError {
     /// The seal event was refused or could not be written.
     #[error(transparent)]
     Append(#[from] AppendError),
-    /// A checkpoint could not be signed.
+    /// A checkpoint could not be signed (before the seal: nothing was appended).
     #[error(transparent)]
     Checkpoint(#[from] ProofError),
+    /// The seal was appended and is durable, but the checkpoint after it could not be signed:
+    /// sign one later (`taizhang checkpoint`) for the review's bundle.
+    #[error("the seal is at position {}, but the checkpoint after it could not be signed: {reason}", appended.position)]
+    SealedWithoutCheckpoint {
+        /// The durable seal.
+        appended: Appended,
+        /// Why the checkpoint failed.
+        reason: String,
+    },
 }
 
 /// Order-free digests of what a backend keeps beside its records: the event-id index, the
@@ -368,7 +378,9 @@ pub trait Log: Send + Sync {
     ) -> Result<SealReceipt, SealError>;
     /// Positions below `size` of the events that belong to a village (naming it, through their
     /// subject, or retracting such an event), in order: a village's ledger reads only these.
-    fn village_positions(&self, village: &str, size: u64) -> Result<Vec<u64>, ReadError>;
+    /// `None` when the index cannot say as of that size (a later correction moved something
+    /// between villages): read the whole prefix then.
+    fn village_positions(&self, village: &str, size: u64) -> Result<Option<Vec<u64>>, ReadError>;
     /// The `Retracted` events among the first `size` events, in position order (an index: a
     /// rebuild's first pass reads these instead of the whole log).
     fn retractions(&self, size: u64) -> Result<Vec<RecordedEvent>, ReadError>;

@@ -30,7 +30,36 @@ use crate::checkpoint::{Checkpoint, SigningKey};
 use crate::merkle::{self, Frontier, Hash, NodeSource};
 
 /// Positions of each village's events.
-type VillageIndex = Arc<std::sync::RwLock<HashMap<String, Vec<u64>>>>;
+type VillageIndex = Arc<std::sync::RwLock<Villages>>;
+
+/// The village index: each village's events as the log's validation state assigns them now.
+#[derive(Default)]
+struct Villages {
+    by_village: HashMap<String, Vec<u64>>,
+    /// The last position where a correction moved a thing (and its events) to another village:
+    /// as of an earlier size the index would misplace them, so it is not used there.
+    last_move: Option<u64>,
+}
+
+impl Villages {
+    /// The index of the first `size` events, from the state (O(size); at open, and after a
+    /// correction moved something to another village).
+    fn rebuild(state: &LogState, size: u64) -> Villages {
+        let mut v = Villages::default();
+        for position in 0..size {
+            if let Some(village) = state.village_of_event(position) {
+                v.by_village
+                    .entry(village.to_string())
+                    .or_default()
+                    .push(position);
+            }
+            if state.moved_village(position) {
+                v.last_move = Some(position);
+            }
+        }
+        v
+    }
+}
 
 /// File name of the checkpoint signing key inside the data directory (mode 0600).
 pub const KEY_FILE: &str = "signing.key";
@@ -56,6 +85,9 @@ pub struct SledLog {
     villages: VillageIndex,
     tree: sled::Tree,
     durable: Arc<AtomicU64>,
+    /// One more than the size of the last checkpoint known durable (0: none): readers see no
+    /// note before it survives a power cut.
+    checkpoint_durable: Arc<AtomicU64>,
     jobs: Mutex<Option<Sender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     info: StoreInfo,
@@ -102,7 +134,7 @@ fn open_sled(dir: &Path) -> Result<(sled::Db, sled::Tree), OpenError> {
             .map_err(|e| match e {
                 sled::Error::Io(ref io)
                     if io.kind() == std::io::ErrorKind::WouldBlock
-                        || io.to_string().contains("lock") =>
+                        || io.to_string().contains("could not acquire lock") =>
                 {
                     OpenError::Locked(dir.to_path_buf())
                 }
@@ -143,8 +175,12 @@ impl SledLog {
         std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
         let key = SigningKey::generate(origin)
             .map_err(|e| OpenError::Invalid(format!("origin {origin:?}: {e}")))?;
-        write_private(&dir.join(KEY_FILE), key.to_secret_string().as_bytes())
-            .map_err(|e| io_err(dir, e))?;
+        // The key is written under a temporary name and renamed last, so that a crash during
+        // init leaves no key beside a store that does not exist, nor a store that names a key
+        // nobody has.
+        let key_tmp = dir.join(format!("{KEY_FILE}.tmp"));
+        let _ = std::fs::remove_file(&key_tmp);
+        write_private(&key_tmp, key.to_secret_string().as_bytes()).map_err(|e| io_err(dir, e))?;
         let (db, tree) = open_sled(dir)?;
         let mut batch = sled::Batch::default();
         batch.insert(
@@ -169,6 +205,7 @@ impl SledLog {
         Syncer::new(&dir.join(SLED_DIR))
             .and_then(|mut s| s.sync())
             .map_err(|e| io_err(dir, e))?;
+        std::fs::rename(&key_tmp, dir.join(KEY_FILE)).map_err(|e| io_err(dir, e))?;
         sync_dir(dir).map_err(|e| io_err(dir, e))?;
         SledLog::start(dir, key, db, tree)
     }
@@ -231,7 +268,6 @@ impl SledLog {
         // Replay: every record checked, positions gapless, stream versions gapless.
         let mut state = LogState::new();
         let mut frontier = Frontier::new();
-        let mut villages: HashMap<String, Vec<u64>> = HashMap::new();
         let mut heads: HashMap<String, u64> = HashMap::new();
         let mut last_recorded = Timestamp::from_micros(i64::MIN);
         let mut size = 0u64;
@@ -268,9 +304,6 @@ impl SledLog {
             }
             last_recorded = ev.recorded_at;
             state.replay(ev);
-            if let Some(v) = state.village_of_event(position) {
-                villages.entry(v.to_string()).or_default().push(position);
-            }
             frontier.push(rec.leaf_sha256.0);
             size += 1;
         }
@@ -310,9 +343,12 @@ impl SledLog {
 
         let syncer = Syncer::new(&dir.join(SLED_DIR)).map_err(|e| io_err(dir, e))?;
         let durable = Arc::new(AtomicU64::new(size));
+        let checkpoint_durable =
+            Arc::new(AtomicU64::new(last_checkpoint.map_or(0, |(s, _)| s + 1)));
         let observers = Arc::new(Observers::new(size));
         let (tx, rx) = crossbeam_channel::unbounded();
-        let villages: VillageIndex = Arc::new(std::sync::RwLock::new(villages));
+        let villages: VillageIndex =
+            Arc::new(std::sync::RwLock::new(Villages::rebuild(&state, size)));
         let writer = Writer {
             db,
             tree: tree.clone(),
@@ -324,6 +360,7 @@ impl SledLog {
             last_recorded,
             simulated_clock,
             durable: durable.clone(),
+            checkpoint_durable: checkpoint_durable.clone(),
             key,
             origin: origin.clone(),
             last_checkpoint,
@@ -337,6 +374,7 @@ impl SledLog {
             .map_err(|e| io_err(dir, e))?;
         let verifier_key = verifier;
         Ok(SledLog {
+            checkpoint_durable,
             dir: dir.to_path_buf(),
             villages,
             tree,
@@ -664,13 +702,19 @@ impl Log for SledLog {
             .unwrap_or(Err(SealError::Append(AppendError::Closed)))
     }
 
-    fn village_positions(&self, village: &str, size: u64) -> Result<Vec<u64>, ReadError> {
+    fn village_positions(&self, village: &str, size: u64) -> Result<Option<Vec<u64>>, ReadError> {
         let size = size.min(self.size());
         let index = self.villages.read().expect("village index lock");
-        Ok(index
-            .get(village)
-            .map(|p| p.iter().copied().take_while(|&p| p < size).collect())
-            .unwrap_or_default())
+        if index.last_move.is_some_and(|m| size <= m) {
+            return Ok(None);
+        }
+        Ok(Some(
+            index
+                .by_village
+                .get(village)
+                .map(|p| p.iter().copied().take_while(|&p| p < size).collect())
+                .unwrap_or_default(),
+        ))
     }
 
     fn retractions(&self, size: u64) -> Result<Vec<RecordedEvent>, ReadError> {
@@ -748,6 +792,9 @@ impl Log for SledLog {
             let (k, v) = item.map_err(|e| ReadError::Io(e.to_string()))?;
             let size = keys::u64_value(&k[1..])
                 .ok_or_else(|| ReadError::Io("malformed checkpoint key".into()))?;
+            if size + 1 > self.checkpoint_durable.load(Ordering::Acquire) {
+                break; // signed, not yet synced
+            }
             let note = String::from_utf8(v.to_vec()).map_err(|_| ReadError::Corrupt {
                 position: size,
                 reason: "checkpoint note is not UTF-8".into(),
@@ -785,6 +832,9 @@ struct Writer {
     last_recorded: Timestamp,
     simulated_clock: bool,
     durable: Arc<AtomicU64>,
+    /// One more than the size of the last checkpoint known durable (0: none): readers see no
+    /// note before it survives a power cut.
+    checkpoint_durable: Arc<AtomicU64>,
     key: SigningKey,
     origin: String,
     last_checkpoint: Option<(u64, Hash)>,
@@ -803,10 +853,16 @@ type Reply = Sender<Result<Vec<Appended>, AppendError>>;
 struct Pending {
     batch: sled::Batch,
     replies: Vec<(Reply, Vec<Appended>)>,
+    /// Batches refused while this group was gathered, answered once it is durable: a refusal
+    /// may rest on events staged here (a version conflict, an id that already exists), and
+    /// must not be told before those events are acknowledged, nor if they never are.
+    refusals: Vec<(Reply, AppendError)>,
     /// Events staged in this group but not yet written, by id (for idempotency).
     staged: HashMap<EventId, RecordedEvent>,
     /// (village, position) of the staged events, published with them.
     villages: Vec<(String, u64)>,
+    /// A staged correction moved something to another village: rebuild the index instead.
+    rebuild_villages: bool,
     events: u64,
 }
 
@@ -831,9 +887,7 @@ impl Writer {
                         } else {
                             match self.stage(&mut pending, events, &actor, source, recorded_at) {
                                 Ok(appended) => pending.replies.push((reply, appended)),
-                                Err(e) => {
-                                    let _ = reply.send(Err(e));
-                                }
+                                Err(e) => pending.refusals.push((reply, e)),
                             }
                         }
                     }
@@ -1052,6 +1106,7 @@ impl Writer {
             if let Some(v) = self.state.village_of_event(ev.position) {
                 pending.villages.push((v.to_string(), ev.position));
             }
+            pending.rebuild_villages |= self.state.moved_village(ev.position);
             pending.staged.insert(ev.event_id, ev);
             pending.events += 1;
         }
@@ -1098,7 +1153,8 @@ impl Writer {
                 .and_then(|_| self.syncer.sync().map_err(|e| format!("fdatasync: {e}")));
             if let Err(e) = result {
                 self.failed = Some(e.clone());
-                for (reply, _) in p.replies {
+                let refused = p.refusals.into_iter().map(|(reply, _)| reply);
+                for reply in p.replies.into_iter().map(|(reply, _)| reply).chain(refused) {
                     let _ = reply.send(Err(AppendError::Io(e.clone())));
                 }
                 return;
@@ -1106,8 +1162,12 @@ impl Writer {
             {
                 // Published before the size, so a reader never sees a size its index lacks.
                 let mut index = self.villages.write().expect("village index lock");
-                for (v, position) in p.villages {
-                    index.entry(v).or_default().push(position);
+                if p.rebuild_villages {
+                    *index = Villages::rebuild(&self.state, self.next);
+                } else {
+                    for (v, position) in p.villages {
+                        index.by_village.entry(v).or_default().push(position);
+                    }
                 }
             }
             self.durable.store(self.next, Ordering::Release);
@@ -1119,6 +1179,9 @@ impl Writer {
         for (reply, appended) in p.replies {
             let _ = reply.send(Ok(appended));
         }
+        for (reply, refusal) in p.refusals {
+            let _ = reply.send(Err(refusal));
+        }
     }
 
     /// Seals a review: checkpoint at the reviewed size, the `ReviewSealed`, checkpoint after.
@@ -1129,6 +1192,9 @@ impl Writer {
         actor: &str,
         at: Option<Timestamp>,
     ) -> Result<SealReceipt, SealError> {
+        if let Some(f) = &self.failed {
+            return Err(SealError::Append(AppendError::Io(f.clone())));
+        }
         if self.next != expected_size {
             return Err(SealError::Moved {
                 expected: expected_size,
@@ -1142,8 +1208,17 @@ impl Writer {
         if let Some(f) = &self.failed {
             return Err(SealError::Append(AppendError::Io(f.clone())));
         }
-        let checkpoint_with_seal = self.checkpoint()?;
         let appended = appended.into_iter().next().expect("one event staged");
+        let checkpoint_with_seal = match self.checkpoint() {
+            Ok(note) => note,
+            // The seal is durable already: say so, with where it is.
+            Err(e) => {
+                return Err(SealError::SealedWithoutCheckpoint {
+                    appended,
+                    reason: e.to_string(),
+                })
+            }
+        };
         Ok(SealReceipt {
             appended,
             checkpoint_at_review,
@@ -1205,6 +1280,7 @@ impl Writer {
             return Err(ProofError::Io(e));
         }
         self.last_checkpoint = Some((size, root));
+        self.checkpoint_durable.store(size + 1, Ordering::Release);
         Ok(note)
     }
 }

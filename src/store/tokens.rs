@@ -348,9 +348,9 @@ impl Drop for Flock<'_> {
 }
 
 // The one unsafe call of the store: the standard library's `File::lock` needs Rust 1.89,
-// above this crate's rust-version.
+// above this crate's rust-version. (The client's trust files lock with it too.)
 #[allow(unsafe_code)]
-fn flock(fd: i32, op: i32) -> i32 {
+pub(crate) fn flock(fd: i32, op: i32) -> i32 {
     // SAFETY: flock only reads its two integer arguments; a bad descriptor is an error return.
     unsafe { libc::flock(fd, op) }
 }

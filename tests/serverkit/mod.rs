@@ -143,3 +143,18 @@ impl<R: BufRead> SseReader<R> {
         }
     }
 }
+
+/// Appends `n` commitments (`{prefix}-{i}`) straight to a store, in large batches: enough
+/// history for streams that outlast a socket's buffers.
+pub fn add_commitments(log: &SledLog, prefix: &str, n: usize) {
+    let lines: Vec<String> = (0..n)
+        .map(|i| commitment(&format!("{prefix}-{i}"), None))
+        .collect();
+    for chunk in lines.chunks(1_000) {
+        let batch = chunk
+            .iter()
+            .map(|l| events::import::parse_line(l).unwrap().event)
+            .collect();
+        log.append(batch, "cli", Source::Client, None).unwrap();
+    }
+}

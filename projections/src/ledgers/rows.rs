@@ -495,6 +495,9 @@ pub enum AnomalyCode {
     UnknownFinding,
     /// A completion of an item its contract does not have.
     UnknownContractItem,
+    /// Any other counted event the log would now refuse, as the log's validation judges it
+    /// after the retractions (e.g. an acceptance whose completion was retracted).
+    NowRefused,
 }
 
 /// Every ledger of a prefix, judged on one reference date.
@@ -608,6 +611,27 @@ impl Ledgers {
                 detail,
             })
         };
+        // Every event attached to a thing whose creation does not count is an anomaly.
+        macro_rules! missing_creation {
+            ($kind:literal, $id:expr, $creation:literal, $positions:expr) => {
+                for position in $positions {
+                    anomaly(
+                        position,
+                        AnomalyCode::MissingCreation,
+                        format!(concat!($kind, "/{}"), $id),
+                        format!(
+                            concat!(
+                                $kind,
+                                " {} does not exist (its ",
+                                $creation,
+                                " was retracted)"
+                            ),
+                            $id
+                        ),
+                    );
+                }
+            };
+        }
 
         // Villages and team.
         let mut villages = Vec::new();
@@ -689,14 +713,7 @@ impl Ledgers {
                     .chain(f.attendance.iter().map(|a| a.position))
                     .chain(f.spot_checks.iter().map(|a| a.position))
                     .chain(f.discipline.iter().map(|a| a.position));
-                for position in positions {
-                    anomaly(
-                        position,
-                        AnomalyCode::MissingCreation,
-                        format!("posting/{id}"),
-                        format!("posting {id} does not exist (its SecretaryPosted was retracted)"),
-                    );
-                }
+                missing_creation!("posting", id, "SecretaryPosted", positions);
                 continue;
             };
             let p = &posted.value;
@@ -767,16 +784,7 @@ impl Ledgers {
                     .chain(f.extensions.iter().map(|x| x.position))
                     .chain(f.fulfilled.iter().map(|x| x.position))
                     .chain(f.withdrawn.iter().map(|x| x.position));
-                for position in positions {
-                    anomaly(
-                        position,
-                        AnomalyCode::MissingCreation,
-                        format!("commitment/{id}"),
-                        format!(
-                            "commitment {id} does not exist (its CommitmentMade was retracted)"
-                        ),
-                    );
-                }
+                missing_creation!("commitment", id, "CommitmentMade", positions);
                 continue;
             };
             let m = &made.value;
@@ -834,14 +842,7 @@ impl Ledgers {
                     .chain(f.completed.iter().map(|x| x.position))
                     .chain(f.accepted.iter().map(|x| x.position))
                     .chain(f.cancelled.iter().map(|x| x.position));
-                for position in positions {
-                    anomaly(
-                        position,
-                        AnomalyCode::MissingCreation,
-                        format!("project/{id}"),
-                        format!("project {id} does not exist (its ProjectPlanned was retracted)"),
-                    );
-                }
+                missing_creation!("project", id, "ProjectPlanned", positions);
                 continue;
             };
             let pl = &planned.value;
@@ -944,19 +945,12 @@ impl Ledgers {
         let mut village_donations: BTreeMap<Id, VillageDonationRow> = BTreeMap::new();
         for (id, f) in &self.pledges {
             let Some(pledged) = &f.pledged else {
-                for position in f
+                let positions = f
                     .receipts
                     .iter()
                     .map(|x| x.position)
-                    .chain(f.released.iter().map(|x| x.position))
-                {
-                    anomaly(
-                        position,
-                        AnomalyCode::MissingCreation,
-                        format!("pledge/{id}"),
-                        format!("pledge {id} does not exist (its DonationPledged was retracted)"),
-                    );
-                }
+                    .chain(f.released.iter().map(|x| x.position));
+                missing_creation!("pledge", id, "DonationPledged", positions);
                 continue;
             };
             let pl = &pledged.value;
@@ -1099,16 +1093,12 @@ impl Ledgers {
         let mut findings = Vec::new();
         for (id, f) in &self.inspections {
             let Some(rec) = &f.recorded else {
-                for r in &f.rectified {
-                    anomaly(
-                        r.position,
-                        AnomalyCode::MissingCreation,
-                        format!("inspection/{id}"),
-                        format!(
-                            "inspection {id} does not exist (its InspectionRecorded was retracted)"
-                        ),
-                    );
-                }
+                missing_creation!(
+                    "inspection",
+                    id,
+                    "InspectionRecorded",
+                    f.rectified.iter().map(|x| x.position)
+                );
                 continue;
             };
             let ins = &rec.value;
@@ -1160,14 +1150,12 @@ impl Ledgers {
         let mut contract_items = Vec::new();
         for (id, f) in &self.contracts {
             let Some(signed) = &f.signed else {
-                for c in &f.completed {
-                    anomaly(
-                        c.position,
-                        AnomalyCode::MissingCreation,
-                        format!("contract/{id}"),
-                        format!("contract {id} does not exist (its ContractSigned was retracted)"),
-                    );
-                }
+                missing_creation!(
+                    "contract",
+                    id,
+                    "ContractSigned",
+                    f.completed.iter().map(|x| x.position)
+                );
                 continue;
             };
             let k = &signed.value;
