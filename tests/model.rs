@@ -1,20 +1,21 @@
 //! Property test of the store against a plain model: any sequence of batched appends, reads,
 //! lookups, reopens and proofs behaves like a `Vec` of recorded events plus a map of event ids.
 //!
-//! The model knows the rules an append is judged by (formats.md §2 idempotency, expected
-//! versions, and the two registry refusals of domain.md §2 the generated events can hit), and
-//! judges each batch one event after another, as domain.md §2 says. The store runs on a
+//! The model (`taizhang::fuzzing::model::Model`, shared with the model-checked fuzz target)
+//! knows the rules an append is judged by (formats.md §2 idempotency, expected versions, and
+//! the two registry refusals of domain.md §2 the generated events can hit), and judges each
+//! batch one event after another, as domain.md §2 says. The store runs on a
 //! simulated clock so that the model predicts every envelope field except the ids the log
 //! assigns itself.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use events::import::parse_line;
 use events::{EventId, ProposedEvent, RecordedEvent, Timestamp};
 use proptest::prelude::*;
+use taizhang::fuzzing::model::{append_and_compare, village_classified, village_registered, Model};
 use taizhang::merkle::{ConsistencyProof, Hash, InclusionProof, MemoryTree};
-use taizhang::store::{AppendError, Appended, Log, SledLog, Source};
+use taizhang::store::{AppendError, Log, SledLog, Source};
 
 const ACTOR: &str = "model";
 
@@ -118,335 +119,112 @@ fn op_strategy() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// What the model expects one event of an accepted batch to become.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Expected {
-    position: u64,
-    /// `None`: the log assigns a fresh id.
-    event_id: Option<EventId>,
-    stream: String,
-    stream_version: u64,
-    recorded_at: Timestamp,
-    written: bool,
-}
-
-/// The plain model: the accepted events in order, and indexes a `Vec` scan would also give.
-#[derive(Default)]
-struct Model {
-    events: Vec<RecordedEvent>,
-    ids: HashMap<EventId, usize>,
-    villages: Vec<String>,
-    /// Counters for fresh names and ids, never reused, also across refused batches.
-    next_village: u64,
-    next_id: u128,
-    clock_us: i64,
-}
-
-impl Model {
-    fn stream_len(&self, stream: &str) -> u64 {
-        self.events.iter().filter(|e| e.stream == stream).count() as u64
-    }
-
-    fn stream_events(&self, stream: &str) -> Vec<RecordedEvent> {
-        self.events
-            .iter()
-            .filter(|e| e.stream == stream)
-            .cloned()
-            .collect()
-    }
-
-    fn streams(&self) -> Vec<String> {
-        let mut s: Vec<String> = self.events.iter().map(|e| e.stream.clone()).collect();
-        s.sort();
-        s.dedup();
-        s
-    }
-
-    fn fresh_id(&mut self) -> EventId {
-        self.next_id += 1;
-        // Client ids are any UUID (domain.md §2); these can never collide with the log's v7 ids.
-        EventId(uuid::Uuid::from_u128(
-            0x5eed_0000_0000_0000_0000_0000_0000_0000 | self.next_id,
-        ))
-    }
-
-    /// Turns generated specs into concrete events. Expected versions are computed as if every
-    /// earlier event of the batch were accepted — which is what a client would send.
-    fn build(&mut self, specs: &[Spec], poison_last: bool) -> Vec<ProposedEvent> {
-        let mut batch: Vec<ProposedEvent> = Vec::new();
-        let mut batch_villages: Vec<String> = Vec::new();
-        let version = |model: &Model, batch: &[ProposedEvent], stream: &str| {
-            model.stream_len(stream)
-                + batch
-                    .iter()
-                    .filter(|e| e.payload.stream().as_deref() == Some(stream))
-                    .count() as u64
-        };
-        let expected = |e: Expect, right: u64| match e {
-            Expect::Absent => None,
-            Expect::Right => Some(right),
-            Expect::Wrong => Some(right + 1),
-        };
-        let mut specs: Vec<Spec> = specs.to_vec();
-        if poison_last {
-            specs.push(Spec::ClassifyUnknown);
-        }
-        for spec in specs {
-            let known: Vec<String> = self
-                .villages
+/// Turns generated specs into concrete events. Expected versions are computed as if every
+/// earlier event of the batch were accepted — which is what a client would send.
+fn build(model: &mut Model, specs: &[Spec], poison_last: bool) -> Vec<ProposedEvent> {
+    let mut batch: Vec<ProposedEvent> = Vec::new();
+    let mut batch_villages: Vec<String> = Vec::new();
+    let version = |model: &Model, batch: &[ProposedEvent], stream: &str| {
+        model.stream_len(stream)
+            + batch
                 .iter()
-                .chain(&batch_villages)
-                .cloned()
-                .collect();
-            let spec = match spec {
-                Spec::DuplicateVillage { .. } | Spec::Classify { .. } if known.is_empty() => {
-                    Spec::NewVillage {
-                        explicit_id: false,
-                        expect: Expect::Absent,
-                    }
-                }
-                Spec::Repeat { .. } if self.events.is_empty() && batch.is_empty() => {
-                    Spec::NewVillage {
-                        explicit_id: true,
-                        expect: Expect::Absent,
-                    }
-                }
-                s => s,
-            };
-            let ev = match spec {
-                Spec::NewVillage {
-                    explicit_id,
-                    expect,
-                } => {
-                    self.next_village += 1;
-                    let v = format!("V-{}", self.next_village);
-                    let mut ev = village_registered(&v, "新村");
-                    ev.expected_version =
-                        expected(expect, version(self, &batch, &format!("village/{v}")));
-                    if explicit_id {
-                        ev.event_id = Some(self.fresh_id());
-                    }
-                    batch_villages.push(v);
-                    ev
-                }
-                Spec::DuplicateVillage { pick } => {
-                    village_registered(&known[pick % known.len()], "重复登记")
-                }
-                Spec::Classify {
-                    pick,
-                    year,
-                    expect,
-                    explicit_id,
-                } => {
-                    let v = &known[pick % known.len()];
-                    let mut ev = village_classified(v, year);
-                    ev.expected_version =
-                        expected(expect, version(self, &batch, &format!("village/{v}")));
-                    if explicit_id {
-                        ev.event_id = Some(self.fresh_id());
-                    }
-                    ev
-                }
-                Spec::ClassifyUnknown => village_classified("NOBODY", 2016),
-                Spec::Repeat { pick, same, expect } => {
-                    // Repeat a committed event, or one earlier in this batch that has an id.
-                    let earlier: Vec<(EventId, events::Date, events::Payload)> = self
-                        .events
-                        .iter()
-                        .map(|e| (e.event_id, e.occurred_on, e.payload.clone()))
-                        .chain(batch.iter().filter_map(|e| {
-                            e.event_id.map(|id| (id, e.occurred_on, e.payload.clone()))
-                        }))
-                        .collect();
-                    if earlier.is_empty() {
-                        village_classified("NOBODY", 2017)
-                    } else {
-                        let (id, on, payload) = earlier[pick % earlier.len()].clone();
-                        let stream = payload.stream().expect("no retractions generated");
-                        let right = version(self, &batch, &stream);
-                        ProposedEvent {
-                            occurred_on: if same { on } else { on.add_days(1) },
-                            payload,
-                            event_id: Some(id),
-                            expected_version: expected(expect, right),
-                        }
-                    }
-                }
-            };
-            batch.push(ev);
-        }
-        batch
+                .filter(|e| e.payload.stream().as_deref() == Some(stream))
+                .count() as u64
+    };
+    let expected = |e: Expect, right: u64| match e {
+        Expect::Absent => None,
+        Expect::Right => Some(right),
+        Expect::Wrong => Some(right + 1),
+    };
+    let mut specs: Vec<Spec> = specs.to_vec();
+    if poison_last {
+        specs.push(Spec::ClassifyUnknown);
     }
-
-    /// Judges a batch as domain.md §2 says: one event after another, each against the log
-    /// plus the batch's earlier events; the first refused event refuses the batch.
-    fn judge(&self, batch: &[ProposedEvent], at: Timestamp) -> Result<Vec<Expected>, AppendError> {
-        let mut out: Vec<Expected> = Vec::new();
-        let mut accepted: Vec<(EventId, &ProposedEvent, Expected)> = Vec::new();
-        let mut heads: HashMap<String, u64> = HashMap::new();
-        let mut villages: HashSet<&str> = self.villages.iter().map(String::as_str).collect();
-        let mut classified: HashSet<(String, u64)> = self
-            .events
+    for spec in specs {
+        let known: Vec<String> = model
+            .villages
             .iter()
-            .filter_map(|e| match &e.payload {
-                events::Payload::VillageClassified(p) => Some((p.village_id.to_string(), p.year)),
-                _ => None,
-            })
+            .chain(&batch_villages)
+            .cloned()
             .collect();
-        let mut position = self.events.len() as u64;
-        for (index, ev) in batch.iter().enumerate() {
-            let event_type = ev.payload.event_type();
-            if let Some(id) = ev.event_id {
-                let committed = self.ids.get(&id).map(|&p| {
-                    let e = &self.events[p];
-                    (
-                        e.occurred_on,
-                        &e.payload,
-                        Expected {
-                            position: e.position,
-                            event_id: Some(id),
-                            stream: e.stream.clone(),
-                            stream_version: e.stream_version,
-                            recorded_at: e.recorded_at,
-                            written: false,
-                        },
-                    )
-                });
-                let in_batch = accepted.iter().find(|(i, _, _)| *i == id).map(|(_, e, x)| {
-                    (
-                        e.occurred_on,
-                        &e.payload,
-                        Expected {
-                            written: false,
-                            ..x.clone()
-                        },
-                    )
-                });
-                if let Some((on, payload, answer)) = committed.or(in_batch) {
-                    if on == ev.occurred_on && *payload == ev.payload {
-                        out.push(answer);
-                        continue;
-                    }
-                    return Err(AppendError::EventIdConflict {
-                        index,
-                        event_id: id,
-                    });
+        let spec = match spec {
+            Spec::DuplicateVillage { .. } | Spec::Classify { .. } if known.is_empty() => {
+                Spec::NewVillage {
+                    explicit_id: false,
+                    expect: Expect::Absent,
                 }
             }
-            let stream = ev.payload.stream().expect("no retractions generated");
-            let version = *heads
-                .entry(stream.clone())
-                .or_insert_with(|| self.stream_len(&stream));
-            if let Some(expected) = ev.expected_version {
-                if expected != version {
-                    return Err(AppendError::VersionConflict {
-                        index,
-                        stream,
-                        expected,
-                        actual: version,
-                    });
+            Spec::Repeat { .. } if model.events.is_empty() && batch.is_empty() => {
+                Spec::NewVillage {
+                    explicit_id: true,
+                    expect: Expect::Absent,
                 }
             }
-            let refused = |field: &str| AppendError::Refused {
-                index,
-                event_type,
-                field: field.into(),
-                reason: String::new(),
-            };
-            match &ev.payload {
-                events::Payload::VillageRegistered(p) => {
-                    if !villages.insert(p.village_id.as_str()) {
-                        return Err(refused("payload.village_id"));
+            s => s,
+        };
+        let ev = match spec {
+            Spec::NewVillage {
+                explicit_id,
+                expect,
+            } => {
+                model.next_village += 1;
+                let v = format!("V-{}", model.next_village);
+                let mut ev = village_registered(&v, "新村");
+                ev.expected_version =
+                    expected(expect, version(model, &batch, &format!("village/{v}")));
+                if explicit_id {
+                    ev.event_id = Some(model.fresh_id());
+                }
+                batch_villages.push(v);
+                ev
+            }
+            Spec::DuplicateVillage { pick } => {
+                village_registered(&known[pick % known.len()], "重复登记")
+            }
+            Spec::Classify {
+                pick,
+                year,
+                expect,
+                explicit_id,
+            } => {
+                let v = &known[pick % known.len()];
+                let mut ev = village_classified(v, year);
+                ev.expected_version =
+                    expected(expect, version(model, &batch, &format!("village/{v}")));
+                if explicit_id {
+                    ev.event_id = Some(model.fresh_id());
+                }
+                ev
+            }
+            Spec::ClassifyUnknown => village_classified("NOBODY", 2016),
+            Spec::Repeat { pick, same, expect } => {
+                // Repeat a committed event, or one earlier in this batch that has an id.
+                let earlier: Vec<(EventId, events::Date, events::Payload)> = model
+                    .events
+                    .iter()
+                    .map(|e| (e.event_id, e.occurred_on, e.payload.clone()))
+                    .chain(batch.iter().filter_map(|e| {
+                        e.event_id.map(|id| (id, e.occurred_on, e.payload.clone()))
+                    }))
+                    .collect();
+                if earlier.is_empty() {
+                    village_classified("NOBODY", 2017)
+                } else {
+                    let (id, on, payload) = earlier[pick % earlier.len()].clone();
+                    let stream = payload.stream().expect("no retractions generated");
+                    let right = version(model, &batch, &stream);
+                    ProposedEvent {
+                        occurred_on: if same { on } else { on.add_days(1) },
+                        payload,
+                        event_id: Some(id),
+                        expected_version: expected(expect, right),
                     }
                 }
-                events::Payload::VillageClassified(p) => {
-                    if !villages.contains(p.village_id.as_str()) {
-                        return Err(refused("payload.village_id"));
-                    }
-                    if !classified.insert((p.village_id.to_string(), p.year)) {
-                        return Err(refused("payload.year"));
-                    }
-                }
-                other => unreachable!("not generated: {:?}", other.event_type()),
             }
-            heads.insert(stream.clone(), version + 1);
-            let x = Expected {
-                position,
-                event_id: ev.event_id,
-                stream,
-                stream_version: version,
-                recorded_at: at,
-                written: true,
-            };
-            if let Some(id) = ev.event_id {
-                accepted.push((id, ev, x.clone()));
-            }
-            out.push(x);
-            position += 1;
-        }
-        Ok(out)
+        };
+        batch.push(ev);
     }
-
-    /// Takes in an accepted batch, with the ids the log assigned.
-    fn commit(&mut self, batch: Vec<ProposedEvent>, appended: &[Appended]) {
-        for (ev, a) in batch.into_iter().zip(appended) {
-            if !a.written {
-                continue;
-            }
-            if let events::Payload::VillageRegistered(p) = &ev.payload {
-                self.villages.push(p.village_id.to_string());
-            }
-            self.ids.insert(a.event_id, self.events.len());
-            self.events.push(RecordedEvent {
-                position: a.position,
-                event_id: a.event_id,
-                stream: a.stream.clone(),
-                stream_version: a.stream_version,
-                schema: 1,
-                occurred_on: ev.occurred_on,
-                recorded_at: a.recorded_at,
-                actor: ACTOR.into(),
-                payload: ev.payload,
-            });
-        }
-    }
-}
-
-fn village_registered(village_id: &str, name: &str) -> ProposedEvent {
-    parse_line(&format!(
-        r#"{{"type":"VillageRegistered","occurred_on":"2016-01-04","payload":{{"village_id":"{village_id}","name":"{name}","county":"岑溪市","township":"波塘镇"}}}}"#
-    ))
-    .expect("valid line")
-    .event
-}
-
-fn village_classified(village_id: &str, year: u64) -> ProposedEvent {
-    parse_line(&format!(
-        r#"{{"type":"VillageClassified","occurred_on":"2016-01-10","payload":{{"village_id":"{village_id}","year":{year},"obstacle":"infrastructure"}}}}"#
-    ))
-    .expect("valid line")
-    .event
-}
-
-/// Whether the store's refusal is the one the model names (the reason's wording is free).
-fn same_refusal(store: &AppendError, model: &AppendError) -> bool {
-    match (store, model) {
-        (
-            AppendError::Refused {
-                index: a,
-                event_type: t,
-                field: f,
-                ..
-            },
-            AppendError::Refused {
-                index: b,
-                event_type: u,
-                field: g,
-                ..
-            },
-        ) => a == b && t == u && f == g,
-        (a, b) => a == b,
-    }
+    batch
 }
 
 /// The store's whole observable state equals the model's.
@@ -554,10 +332,7 @@ fn prove(log: &SledLog, model: &Model, leaf: usize, size: usize, first: usize, b
 fn run_case(dir: &Path, ops: Vec<Op>) {
     let data = dir.join("store");
     let mut log = Some(SledLog::init(&data, "model.test/taizhang", true).unwrap());
-    let mut model = Model {
-        clock_us: Timestamp::cst_midnight("2016-06-01".parse().unwrap()).micros(),
-        ..Model::default()
-    };
+    let mut model = Model::new(ACTOR);
     for op in ops {
         let l = log.as_ref().expect("open");
         match op {
@@ -566,54 +341,9 @@ fn run_case(dir: &Path, ops: Vec<Op>) {
                 poison_last,
                 clock_step_s,
             } => {
-                let batch = model.build(&specs, poison_last);
+                let batch = build(&mut model, &specs, poison_last);
                 model.clock_us += clock_step_s * 1_000_000;
-                let at = Timestamp::from_micros(model.clock_us);
-                let expected = model.judge(&batch, at);
-                let size_before = l.size();
-                let got = l.append(batch.clone(), ACTOR, Source::Client, Some(at));
-                match (&got, &expected) {
-                    (Ok(appended), Ok(expected)) => {
-                        assert_eq!(appended.len(), expected.len());
-                        for (a, x) in appended.iter().zip(expected) {
-                            let id_ok = match x.event_id {
-                                Some(id) => a.event_id == id,
-                                None => {
-                                    a.event_id.0.get_version_num() == 7
-                                        && !model.ids.contains_key(&a.event_id)
-                                }
-                            };
-                            assert!(id_ok, "{a:?} vs {x:?}");
-                            assert_eq!(
-                                (
-                                    a.position,
-                                    &a.stream,
-                                    a.stream_version,
-                                    a.recorded_at,
-                                    a.written
-                                ),
-                                (
-                                    x.position,
-                                    &x.stream,
-                                    x.stream_version,
-                                    x.recorded_at,
-                                    x.written
-                                ),
-                                "{batch:?}"
-                            );
-                        }
-                        model.commit(batch, appended);
-                    }
-                    (Err(e), Err(x)) => {
-                        // Events are judged one after another: the first fault is reported.
-                        assert!(
-                            same_refusal(e, x),
-                            "store: {e:?}\nmodel: {x:?}\nbatch: {batch:?}"
-                        );
-                        assert_eq!(l.size(), size_before, "a refused batch wrote something");
-                    }
-                    _ => panic!("store: {got:?}\nmodel: {expected:?}\nbatch: {batch:?}"),
-                }
+                append_and_compare(l, &mut model, batch);
             }
             Op::ReadRange { from, len } => {
                 let size = model.events.len();

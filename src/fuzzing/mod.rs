@@ -8,7 +8,7 @@
 //!
 //! Not part of the library's interface: hidden from the docs and free to change.
 
-mod model;
+pub mod model;
 
 use events::canonical::to_jcs;
 use events::import::{parse_line, ImportLine};

@@ -1,11 +1,12 @@
 //! The model-checked fuzz target: operations read from the input run against a `SledLog` in a
 //! temporary directory and against a plain model, a `Vec` of recorded events.
 //!
-//! It judges batches as `tests/model.rs` does (formats.md §2 idempotency, expected versions,
-//! the registry refusals of domain.md §2, the simulated clock), but takes its operations from
-//! bytes instead of proptest strategies, so that a coverage-guided fuzzer can steer them and
-//! a crash replays from one file. The store runs on a simulated clock so that the model
-//! predicts every envelope field except the ids the log assigns itself.
+//! The model ([`Model`]) judges batches by formats.md §2 idempotency, expected versions, the
+//! registry refusals of domain.md §2 and the simulated clock. It is shared with the proptest
+//! `tests/model.rs`, which draws its operations from strategies; this target takes them from
+//! bytes, so that a coverage-guided fuzzer can steer them and a crash replays from one file.
+//! The store runs on a simulated clock so that the model predicts every envelope field except
+//! the ids the log assigns itself.
 
 use std::collections::{HashMap, HashSet};
 
@@ -42,32 +43,35 @@ impl Bytes<'_> {
     }
 }
 
-#[derive(Default)]
-struct Model {
-    events: Vec<RecordedEvent>,
-    ids: HashMap<EventId, usize>,
-    villages: Vec<String>,
+/// The plain model of the store: the accepted events in order, and what a `Vec` scan gives.
+pub struct Model {
+    pub events: Vec<RecordedEvent>,
+    pub ids: HashMap<EventId, usize>,
+    pub villages: Vec<String>,
     /// Never reused, also across refused batches, so that a new name is new.
-    next_village: u64,
+    pub next_village: u64,
     next_id: u128,
-    clock_us: i64,
+    /// The simulated clock, in microseconds; the caller moves it.
+    pub clock_us: i64,
     /// The `recorded_at` of the last batch that wrote something: the store's clock floor.
     last_recorded: Option<Timestamp>,
+    /// The actor every append of the run names.
+    actor: &'static str,
 }
 
 /// What the model expects an event of an accepted batch to become.
-#[derive(Debug, Clone)]
-struct Expected {
-    position: u64,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    pub position: u64,
     /// `None`: the log assigns a fresh id.
-    event_id: Option<EventId>,
-    stream: String,
-    stream_version: u64,
-    recorded_at: Timestamp,
-    written: bool,
+    pub event_id: Option<EventId>,
+    pub stream: String,
+    pub stream_version: u64,
+    pub recorded_at: Timestamp,
+    pub written: bool,
 }
 
-fn village_registered(village_id: &str, name: &str) -> ProposedEvent {
+pub fn village_registered(village_id: &str, name: &str) -> ProposedEvent {
     parse_line(&format!(
         r#"{{"type":"VillageRegistered","occurred_on":"2016-01-04","payload":{{"village_id":"{village_id}","name":"{name}","county":"岑溪市","township":"波塘镇"}}}}"#
     ))
@@ -75,7 +79,7 @@ fn village_registered(village_id: &str, name: &str) -> ProposedEvent {
     .event
 }
 
-fn village_classified(village_id: &str, year: u64) -> ProposedEvent {
+pub fn village_classified(village_id: &str, year: u64) -> ProposedEvent {
     parse_line(&format!(
         r#"{{"type":"VillageClassified","occurred_on":"2016-01-10","payload":{{"village_id":"{village_id}","year":{year},"obstacle":"infrastructure"}}}}"#
     ))
@@ -84,20 +88,42 @@ fn village_classified(village_id: &str, year: u64) -> ProposedEvent {
 }
 
 impl Model {
-    fn stream_len(&self, stream: &str) -> u64 {
+    /// An empty log whose simulated clock starts at midnight (UTC+8) of 2016-06-01.
+    pub fn new(actor: &'static str) -> Model {
+        Model {
+            events: Vec::new(),
+            ids: HashMap::new(),
+            villages: Vec::new(),
+            next_village: 0,
+            next_id: 0,
+            clock_us: Timestamp::cst_midnight("2016-06-01".parse().expect("a date")).micros(),
+            last_recorded: None,
+            actor,
+        }
+    }
+
+    pub fn stream_len(&self, stream: &str) -> u64 {
         self.events.iter().filter(|e| e.stream == stream).count() as u64
     }
 
-    fn streams(&self) -> Vec<String> {
+    pub fn stream_events(&self, stream: &str) -> Vec<RecordedEvent> {
+        self.events
+            .iter()
+            .filter(|e| e.stream == stream)
+            .cloned()
+            .collect()
+    }
+
+    pub fn streams(&self) -> Vec<String> {
         let mut s: Vec<String> = self.events.iter().map(|e| e.stream.clone()).collect();
         s.sort();
         s.dedup();
         s
     }
 
-    fn fresh_id(&mut self) -> EventId {
+    /// A client event id: any UUID (domain.md §2), never a UUIDv7 the log could assign.
+    pub fn fresh_id(&mut self) -> EventId {
         self.next_id += 1;
-        // Never a UUIDv7 the log could assign.
         EventId(uuid::Uuid::from_u128(
             0xf022_0000_0000_0000_0000_0000_0000_0000 | self.next_id,
         ))
@@ -105,7 +131,7 @@ impl Model {
 
     /// A batch of 1–4 events read from the input. Expected versions are those a client would
     /// send: as if every earlier event of the batch were accepted.
-    fn build(&mut self, input: &mut Bytes) -> Vec<ProposedEvent> {
+    fn build_from(&mut self, input: &mut Bytes) -> Vec<ProposedEvent> {
         let len = 1 + usize::from(input.next() % 4);
         let mut batch: Vec<ProposedEvent> = Vec::new();
         let mut batch_villages: Vec<String> = Vec::new();
@@ -183,7 +209,11 @@ impl Model {
 
     /// Judges a batch as domain.md §2 says: one event after another, each against the log
     /// plus the batch's earlier events; the first refused event refuses the batch.
-    fn judge(&self, batch: &[ProposedEvent], at: Timestamp) -> Result<Vec<Expected>, AppendError> {
+    pub fn judge(
+        &self,
+        batch: &[ProposedEvent],
+        at: Timestamp,
+    ) -> Result<Vec<Expected>, AppendError> {
         if self.last_recorded.is_some_and(|last| at < last) {
             return Err(AppendError::Clock(String::new()));
         }
@@ -288,7 +318,7 @@ impl Model {
     }
 
     /// Takes in an accepted batch, with the ids the log assigned.
-    fn commit(&mut self, batch: Vec<ProposedEvent>, appended: &[Appended]) {
+    pub fn commit(&mut self, batch: Vec<ProposedEvent>, appended: &[Appended]) {
         for (ev, a) in batch.into_iter().zip(appended) {
             if !a.written {
                 continue;
@@ -306,19 +336,19 @@ impl Model {
                 schema: 1,
                 occurred_on: ev.occurred_on,
                 recorded_at: a.recorded_at,
-                actor: ACTOR.into(),
+                actor: self.actor.into(),
                 payload: ev.payload,
             });
         }
     }
 
-    fn leaves(&self) -> Vec<Hash> {
+    pub fn leaves(&self) -> Vec<Hash> {
         self.events.iter().map(|e| e.leaf_sha256().0).collect()
     }
 }
 
 /// Whether the store's refusal is the one the model names (the reason's wording is free).
-fn same_refusal(store: &AppendError, model: &AppendError) -> bool {
+pub fn same_refusal(store: &AppendError, model: &AppendError) -> bool {
     match (store, model) {
         (
             AppendError::Refused {
@@ -344,10 +374,7 @@ pub fn model(data: &[u8]) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("store");
     let mut log = Some(SledLog::init(&path, ORIGIN, true).expect("init"));
-    let mut model = Model {
-        clock_us: Timestamp::cst_midnight("2016-06-01".parse().expect("a date")).micros(),
-        ..Model::default()
-    };
+    let mut model = Model::new(ACTOR);
     let mut input = Bytes { data };
     for _ in 0..OPS_MAX {
         if input.data.is_empty() {
@@ -427,7 +454,7 @@ pub fn model(data: &[u8]) {
 }
 
 fn append(l: &SledLog, model: &mut Model, input: &mut Bytes) {
-    let batch = model.build(input);
+    let batch = model.build_from(input);
     let step = input.next();
     // 0xff turns the clock back a second: the simulated clock must refuse a batch that would
     // write, and still answer a pure retry.
@@ -436,10 +463,17 @@ fn append(l: &SledLog, model: &mut Model, input: &mut Bytes) {
     } else {
         model.clock_us += i64::from(step) * 3_600_000_000;
     }
+    append_and_compare(l, model, batch);
+}
+
+/// Appends `batch` at the model's clock to the store and to the model, and asserts that both
+/// give the same answer: the same envelopes (ids the log assigns are fresh UUIDv7s), or the
+/// same refusal with nothing written.
+pub fn append_and_compare(l: &SledLog, model: &mut Model, batch: Vec<ProposedEvent>) {
     let at = Timestamp::from_micros(model.clock_us);
     let expected = model.judge(&batch, at);
     let size_before = l.size();
-    let got = l.append(batch.clone(), ACTOR, Source::Client, Some(at));
+    let got = l.append(batch.clone(), model.actor, Source::Client, Some(at));
     match (&got, &expected) {
         (Ok(appended), Ok(expected)) => {
             assert_eq!(appended.len(), expected.len());
@@ -472,6 +506,7 @@ fn append(l: &SledLog, model: &mut Model, input: &mut Bytes) {
             model.commit(batch, appended);
         }
         (Err(e), Err(x)) => {
+            // Events are judged one after another: the first fault is reported.
             assert!(
                 same_refusal(e, x),
                 "store: {e:?}\nmodel: {x:?}\nbatch: {batch:?}"
