@@ -62,6 +62,15 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(ApiError::internal)?
 }
 
+/// Runs `f` on the store on tokio's blocking pool: every store call may block (sled, fsync).
+async fn with_log<T: Send + 'static>(
+    app: &AppState,
+    f: impl FnOnce(&SledLog) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let log = app.log.clone();
+    blocking(move || f(&log)).await
+}
+
 /// Query parameters, parsed one by one so that an error names its parameter.
 pub struct Params(HashMap<String, String>);
 
@@ -315,8 +324,7 @@ async fn events_page(
             format!("limit is at most {EVENTS_PAGE_MAX}"),
         ));
     }
-    let log = app.log.clone();
-    let text = blocking(move || {
+    let text = with_log(&app, move |log| {
         let size = log.size();
         let events: Vec<events::RecordedEvent> = log
             .read(from, from.saturating_add(limit).min(size))
@@ -339,8 +347,7 @@ async fn event_by_id(
     who.require(Need::Read)?;
     let id =
         EventId::parse(&id).map_err(|e| ApiError::invalid("event_id", format!("event_id: {e}")))?;
-    let log = app.log.clone();
-    let ev = blocking(move || Ok(log.event(id)?)).await?;
+    let ev = with_log(&app, move |log| Ok(log.event(id)?)).await?;
     match ev {
         Some(e) => Ok(json_text(e.export_line())),
         None => Err(ApiError::not_found(format!("no event {id} is in the log"))),
@@ -360,13 +367,12 @@ async fn stream(
         .unwrap_or(EVENTS_PAGE_MAX)
         .min(EVENTS_PAGE_MAX);
     let name = format!("{kind}/{id}");
-    let log = app.log.clone();
-    let text = blocking(move || {
+    let text = with_log(&app, move |log| {
         // Recorders read the streams of their villages, to know a stream's version before
         // appending with `expected_version`.
         if who.role == Role::Recorder {
             if !who.villages.is_empty() {
-                let village = VillageOf::new(&*log, &[]).of_stream(&name, 0)?;
+                let village = VillageOf::new(log, &[]).of_stream(&name, 0)?;
                 if !village.as_ref().is_some_and(|v| who.villages.contains(v)) {
                     return Err(ApiError::forbidden(
                         "recorder.villages",
@@ -443,10 +449,9 @@ async fn ledger(
     let on = p.get::<events::Date>("on")?;
     let village = p.str("village");
     let posting = p.str("posting");
-    let log = app.log.clone();
-    let body = blocking(move || {
-        let size = prefix_size(&log, &p)?;
-        let report = reviews::ledgers(&*log, size).map_err(unprocessable)?.report(on);
+    let body = with_log(&app, move |log| {
+        let size = prefix_size(log, &p)?;
+        let report = reviews::ledgers(log, size).map_err(unprocessable)?.report(on);
         let (v, po) = (village.as_deref(), posting.as_deref());
         let mut body = json!({"ledger": name, "size": size, "reference_date": report.reference_date.map(|d| d.to_string())});
         let rows = match name.as_str() {
@@ -492,11 +497,10 @@ async fn timeline(
 ) -> Result<Response, ApiError> {
     who.require(Need::Read)?;
     let p = params(q);
-    let log = app.log.clone();
     let subject = format!("{kind}/{id}");
-    let body = blocking(move || {
-        let size = prefix_size(&log, &p)?;
-        let entries = reviews::timeline(&*log, size, &subject).map_err(unprocessable)?;
+    let body = with_log(&app, move |log| {
+        let size = prefix_size(log, &p)?;
+        let entries = reviews::timeline(log, size, &subject).map_err(unprocessable)?;
         Ok(json!({"subject": subject, "size": size, "entries": entries}))
     })
     .await?;
@@ -536,10 +540,9 @@ async fn audit(
             "late_after_days must be 0 or more",
         ));
     }
-    let log = app.log.clone();
-    let body = blocking(move || {
-        let size = prefix_size(&log, &p)?;
-        let v = reviews::audit(&*log, size, late).map_err(unprocessable)?;
+    let body = with_log(&app, move |log| {
+        let size = prefix_size(log, &p)?;
+        let v = reviews::audit(log, size, late).map_err(unprocessable)?;
         let rows = match view.as_str() {
             "retractions" => serde_json::to_value(&v.retractions),
             "late" => serde_json::to_value(&v.late_entries),
@@ -564,10 +567,9 @@ async fn review(
     let p = params(q);
     let start = p.required::<events::Date>("start")?;
     let end = p.required::<events::Date>("end")?;
-    let log = app.log.clone();
-    let text = blocking(move || {
-        let size = prefix_size(&log, &p)?;
-        let r = reviews::compute(&*log, size, start, end, None).map_err(unprocessable)?;
+    let text = with_log(&app, move |log| {
+        let size = prefix_size(log, &p)?;
+        let r = reviews::compute(log, size, start, end, None).map_err(unprocessable)?;
         Ok(r.to_jcs())
     })
     .await?;
@@ -601,10 +603,9 @@ async fn seal(
             format!("expected {{\"id\", \"start\", \"end\"}}: {e}"),
         )
     })?;
-    let log = app.log.clone();
-    let body = blocking(move || {
+    let body = with_log(&app, move |log| {
         let at = log.info().simulated_clock.then(crate::store::system_now);
-        let (result, receipt) = reviews::seal(&*log, &req.id, req.start, req.end, &who.name, at)
+        let (result, receipt) = reviews::seal(log, &req.id, req.start, req.end, &who.name, at)
             .map_err(unprocessable)?;
         let doc: Value = serde_json::from_str(&result.to_jcs()).map_err(ApiError::internal)?;
         Ok(json!({
@@ -627,10 +628,9 @@ async fn sealed_review(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     who.require(Need::Read)?;
-    let log = app.log.clone();
-    let text = blocking(move || {
+    let text = with_log(&app, move |log| {
         let (ev, _) =
-            reviews::find_seal(&*log, &id).map_err(|e| ApiError::not_found(format!("{e:#}")))?;
+            reviews::find_seal(log, &id).map_err(|e| ApiError::not_found(format!("{e:#}")))?;
         Ok(format!(
             "{{\"review_id\":{},\"seal\":{}}}",
             Value::from(id.as_str()),
@@ -647,9 +647,8 @@ async fn verify_review(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     who.require(Need::Read)?;
-    let log = app.log.clone();
-    let body = blocking(move || {
-        let v = reviews::verify(&*log, &id).map_err(|e| {
+    let body = with_log(&app, move |log| {
+        let v = reviews::verify(log, &id).map_err(|e| {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "review_does_not_verify",
@@ -674,8 +673,10 @@ async fn bundle(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     who.require(Need::Read)?;
-    let log = app.log.clone();
-    let b = blocking(move || reviews::bundle(&*log, &id).map_err(unprocessable)).await?;
+    let b = with_log(&app, move |log| {
+        reviews::bundle(log, &id).map_err(unprocessable)
+    })
+    .await?;
     Ok(axum::Json(b).into_response())
 }
 
@@ -684,8 +685,7 @@ async fn checkpoint(
     Extension(who): Extension<Principal>,
 ) -> Result<Response, ApiError> {
     who.require(Need::Read)?;
-    let log = app.log.clone();
-    let last = blocking(move || Ok(log.checkpoints()?.pop())).await?;
+    let last = with_log(&app, move |log| Ok(log.checkpoints()?.pop())).await?;
     match last {
         Some((_, note)) => Ok(plain(note)),
         None => Err(ApiError::not_found(
@@ -699,8 +699,9 @@ async fn sign_checkpoint(
     Extension(who): Extension<Principal>,
 ) -> Result<Response, ApiError> {
     who.require(Need::SignCheckpoint)?;
-    let log = app.log.clone();
-    Ok(plain(blocking(move || Ok(log.sign_checkpoint()?)).await?))
+    Ok(plain(
+        with_log(&app, move |log| Ok(log.sign_checkpoint()?)).await?,
+    ))
 }
 
 async fn checkpoints(
@@ -708,8 +709,7 @@ async fn checkpoints(
     Extension(who): Extension<Principal>,
 ) -> Result<Response, ApiError> {
     who.require(Need::Read)?;
-    let log = app.log.clone();
-    let all = blocking(move || Ok(log.checkpoints()?)).await?;
+    let all = with_log(&app, move |log| Ok(log.checkpoints()?)).await?;
     let rows: Vec<Value> = all
         .into_iter()
         .map(|(size, note)| json!({"size": size, "note": note}))
@@ -726,9 +726,10 @@ async fn inclusion(
     let p = params(q);
     let index = p.required::<u64>("index")?;
     let size = p.get::<u64>("size")?;
-    let log = app.log.clone();
-    let proof =
-        blocking(move || Ok(log.inclusion_proof(index, size.unwrap_or(log.size()))?)).await?;
+    let proof = with_log(&app, move |log| {
+        Ok(log.inclusion_proof(index, size.unwrap_or(log.size()))?)
+    })
+    .await?;
     Ok(axum::Json(proof).into_response())
 }
 
@@ -741,9 +742,10 @@ async fn consistency(
     let p = params(q);
     let first = p.required::<u64>("first")?;
     let second = p.get::<u64>("second")?;
-    let log = app.log.clone();
-    let proof =
-        blocking(move || Ok(log.consistency_proof(first, second.unwrap_or(log.size()))?)).await?;
+    let proof = with_log(&app, move |log| {
+        Ok(log.consistency_proof(first, second.unwrap_or(log.size()))?)
+    })
+    .await?;
     Ok(axum::Json(proof).into_response())
 }
 
