@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -19,6 +19,7 @@ use events::record::{self, StoredRecord};
 use events::{EventId, Payload, ProposedEvent, RecordedEvent, Timestamp, SCHEMA_CURRENT};
 use projections::validation::LogState;
 
+use super::faults::{record_bytes, Faults, OpenOptions};
 use super::keys;
 use super::stats::Observers;
 use super::sync::{sync_dir, Syncer};
@@ -94,6 +95,50 @@ pub struct SledLog {
     verifier: String,
     /// Counters and the durable size, published by the writer (see `stats`).
     observers: Arc<Observers>,
+    /// What reads consult: faults injected (tests), and whether the writer stopped.
+    reads: Reads,
+}
+
+/// What every read of records consults: the faults injected under the store (tests only, see
+/// `faults`), and why the writer stopped, if it did. After a failed write sled refuses every
+/// operation that needs its disk, reads included, until the store is reopened: a read error
+/// then says so.
+#[derive(Clone, Default)]
+struct Reads {
+    faults: Option<Arc<Faults>>,
+    stopped: Arc<OnceLock<String>>,
+}
+
+impl Reads {
+    /// The record bytes of `position` as the store should see them.
+    fn bytes<'a>(&self, position: u64, v: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+        record_bytes(self.faults.as_deref(), position, v)
+    }
+
+    /// A sled error met while reading: corruption is named as such, with the log position
+    /// read when there is one.
+    fn err(&self, position: Option<u64>, e: sled::Error) -> ReadError {
+        match (e, position) {
+            (sled::Error::Corruption { at, .. }, Some(position)) => ReadError::Corrupt {
+                position,
+                reason: format!("sled found corrupt data in {}", corruption_place(at)),
+            },
+            (sled::Error::Corruption { at, .. }, None) => ReadError::Io(format!(
+                "sled found corrupt data in {}",
+                corruption_place(at)
+            )),
+            (e, _) => {
+                let (shown, _) = os_error_text(&e.into());
+                ReadError::Io(match self.stopped.get() {
+                    Some(cause) => format!(
+                        "{shown}: sled reads nothing more from its files since a write failed \
+                         ({cause})"
+                    ),
+                    None => shown,
+                })
+            }
+        }
+    }
 }
 
 enum Job {
@@ -116,10 +161,16 @@ enum Job {
     },
 }
 
-fn io_err(path: &Path, e: impl std::fmt::Display) -> OpenError {
+/// An IO error while opening or creating a store (a sled error, turned into the IO error it
+/// wraps), with what to do when the error says.
+fn io_err(path: &Path, e: impl Into<std::io::Error>) -> OpenError {
+    let (shown, advice) = os_error_text(&e.into());
     OpenError::Io {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        reason: match advice {
+            Some(advice) => format!("{shown}. {advice}"),
+            None => shown,
+        },
     }
 }
 
@@ -138,9 +189,12 @@ fn open_sled(dir: &Path) -> Result<(sled::Db, sled::Tree), OpenError> {
                 {
                     OpenError::Locked(dir.to_path_buf())
                 }
-                sled::Error::Corruption { .. } => OpenError::Damaged {
+                sled::Error::Corruption { at, .. } => OpenError::Damaged {
                     path: dir.to_path_buf(),
-                    reason: format!("sled reports corruption: {e}"),
+                    reason: format!(
+                        "sled found corrupt data in {} while recovering its log",
+                        corruption_place(at)
+                    ),
                 },
                 e => io_err(dir, e),
             });
@@ -202,12 +256,12 @@ impl SledLog {
         );
         tree.apply_batch(batch).map_err(|e| io_err(dir, e))?;
         db.flush().map_err(|e| io_err(dir, e))?;
-        Syncer::new(&dir.join(SLED_DIR))
+        Syncer::new(&dir.join(SLED_DIR), None)
             .and_then(|mut s| s.sync())
             .map_err(|e| io_err(dir, e))?;
         std::fs::rename(&key_tmp, dir.join(KEY_FILE)).map_err(|e| io_err(dir, e))?;
         sync_dir(dir).map_err(|e| io_err(dir, e))?;
-        SledLog::start(dir, key, db, tree)
+        SledLog::start(dir, key, db, tree, None)
     }
 
     /// Opens the store in `dir`: checks its format, replays every record into the validation
@@ -215,6 +269,11 @@ impl SledLog {
     /// tree and the last signed checkpoint. Refuses, without changing anything, when they
     /// disagree.
     pub fn open(dir: &Path) -> Result<SledLog, OpenError> {
+        SledLog::open_with(dir, &OpenOptions::default())
+    }
+
+    /// [`SledLog::open`] with options (faults injected under the store, for tests).
+    pub fn open_with(dir: &Path, options: &OpenOptions) -> Result<SledLog, OpenError> {
         if !dir.join(SLED_DIR).exists() {
             return Err(OpenError::NotFound(dir.to_path_buf()));
         }
@@ -226,7 +285,7 @@ impl SledLog {
                 reason: format!("{KEY_FILE}: {e}"),
             })?;
         let (db, tree) = open_sled(dir)?;
-        SledLog::start(dir, key, db, tree)
+        SledLog::start(dir, key, db, tree, options.faults.clone())
     }
 
     /// Checks an open sled store and starts its writer (see [`SledLog::open`]).
@@ -235,6 +294,7 @@ impl SledLog {
         key: SigningKey,
         db: sled::Db,
         tree: sled::Tree,
+        faults: Option<Arc<Faults>>,
     ) -> Result<SledLog, OpenError> {
         let damaged = |reason: String| OpenError::Damaged {
             path: dir.to_path_buf(),
@@ -272,7 +332,13 @@ impl SledLog {
         let mut last_recorded = Timestamp::from_micros(i64::MIN);
         let mut size = 0u64;
         for item in tree.scan_prefix([keys::LOG]) {
-            let (k, v) = item.map_err(|e| io_err(dir, e))?;
+            let (k, v) = item.map_err(|e| match e {
+                sled::Error::Corruption { at, .. } => damaged(format!(
+                    "corrupt record after position {size}: sled found corrupt data in {}",
+                    corruption_place(at)
+                )),
+                e => io_err(dir, e),
+            })?;
             let position = keys::position_of_log_key(&k)
                 .ok_or_else(|| damaged(format!("malformed log key {k:?}")))?;
             if position != size {
@@ -280,6 +346,7 @@ impl SledLog {
                     "record missing at position {size} (next present is {position})"
                 )));
             }
+            let v = record_bytes(faults.as_deref(), position, &v);
             let rec = record::decode(&v)
                 .map_err(|e| damaged(format!("corrupt record at position {position}: {e}")))?;
             let ev = &rec.event;
@@ -307,7 +374,14 @@ impl SledLog {
             frontier.push(rec.leaf_sha256.0);
             size += 1;
         }
-        let src = TreeSource { tree: &tree };
+        let reads = Reads {
+            faults: faults.clone(),
+            stopped: Arc::default(),
+        };
+        let src = TreeSource {
+            tree: &tree,
+            reads: &reads,
+        };
         if size > 0 {
             let stored_root =
                 merkle::root_at(&src, size).map_err(|e| damaged(format!("tree nodes: {e}")))?;
@@ -341,7 +415,8 @@ impl SledLog {
             last_checkpoint = Some((cp.size(), cp.root()));
         }
 
-        let syncer = Syncer::new(&dir.join(SLED_DIR)).map_err(|e| io_err(dir, e))?;
+        let syncer =
+            Syncer::new(&dir.join(SLED_DIR), faults.clone()).map_err(|e| io_err(dir, e))?;
         let durable = Arc::new(AtomicU64::new(size));
         let checkpoint_durable =
             Arc::new(AtomicU64::new(last_checkpoint.map_or(0, |(s, _)| s + 1)));
@@ -367,6 +442,8 @@ impl SledLog {
             failed: None,
             observers: observers.clone(),
             villages: villages.clone(),
+            faults: faults.clone(),
+            reads: reads.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("taizhang-writer".into())
@@ -388,6 +465,7 @@ impl SledLog {
             },
             verifier: verifier_key,
             observers,
+            reads,
         })
     }
 
@@ -438,13 +516,84 @@ impl SledLog {
     }
 
     fn read_record(&self, position: u64) -> Result<StoredRecord, ReadError> {
-        let v = self
-            .tree
-            .get(keys::log(position))
-            .map_err(|e| ReadError::Io(e.to_string()))?
-            .ok_or(ReadError::Missing { position })?;
-        decode_at(position, &v)
+        read_record(&self.tree, &self.reads, position)
     }
+
+    fn tree_source(&self) -> TreeSource<'_> {
+        TreeSource {
+            tree: &self.tree,
+            reads: &self.reads,
+        }
+    }
+}
+
+/// The record at `position`, checked.
+fn read_record(tree: &sled::Tree, reads: &Reads, position: u64) -> Result<StoredRecord, ReadError> {
+    let v = tree
+        .get(keys::log(position))
+        .map_err(|e| reads.err(Some(position), e))?
+        .ok_or(ReadError::Missing { position })?;
+    decode_at(position, &reads.bytes(position, &v))
+}
+
+/// Where sled says it found corruption, in the operator's words.
+fn corruption_place(at: Option<sled::DiskPtr>) -> String {
+    match at {
+        Some(sled::DiskPtr::Inline(offset)) => format!("{SLED_DIR}/db at byte {offset}"),
+        Some(sled::DiskPtr::Blob(offset, lsn)) => format!(
+            "the blob file {SLED_DIR}/blobs/{lsn} (referenced from {SLED_DIR}/db at byte {offset})"
+        ),
+        None => format!("{SLED_DIR}/db or its snapshot files ({SLED_DIR}/snap.*)"),
+    }
+}
+
+/// A failed write or sync, as the operator should read it: what failed, the OS's words, and
+/// what to do.
+fn storage_failure(what: &str, e: &std::io::Error) -> String {
+    let (shown, advice) = os_error_text(e);
+    let advice = advice.unwrap_or(
+        "Check the disk (the kernel log), then reopen the store, which checks what survived, \
+         and run `taizhang verify`",
+    );
+    format!("{what}: {shown}. {advice}")
+}
+
+/// An IO error's text, and what to do about it when the error says (a full disk, a file size
+/// limit, a failing disk).
+fn os_error_text(e: &std::io::Error) -> (String, Option<&'static str>) {
+    use std::io::ErrorKind;
+    // sled clones the error of a failed background write as `io::Error::new(kind, "Os {
+    // code: 28, .. }")`, which keeps the kind but not the OS error: recover it for the text.
+    let os = e.raw_os_error().or_else(|| {
+        let text = e.to_string();
+        let code = text.split("code: ").nth(1)?;
+        code.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    });
+    let shown = match os {
+        Some(code) => std::io::Error::from_raw_os_error(code).to_string(),
+        None => e.to_string(),
+    };
+    let advice = match (os, e.kind()) {
+        (Some(libc::ENOSPC | libc::EDQUOT), _)
+        | (_, ErrorKind::StorageFull | ErrorKind::QuotaExceeded) => Some(
+            "The disk is full: free space on it, then reopen the store (restart the server, or \
+             run the command again)",
+        ),
+        (Some(libc::EFBIG), _) | (_, ErrorKind::FileTooLarge) => Some(
+            "A file of the store reached the largest size allowed (`ulimit -f`, or the file \
+             system's limit): raise the limit or free space, then reopen the store (restart the \
+             server, or run the command again)",
+        ),
+        (Some(libc::EIO), _) => Some(
+            "Check the disk (the kernel log), then reopen the store, which checks what \
+             survived, and run `taizhang verify`",
+        ),
+        _ => None,
+    };
+    (shown, advice)
 }
 
 impl Drop for SledLog {
@@ -485,8 +634,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Reads the tree's nodes from the store: leaves from the records, inner nodes from `N` keys.
-pub(crate) struct TreeSource<'a> {
-    pub tree: &'a sled::Tree,
+struct TreeSource<'a> {
+    tree: &'a sled::Tree,
+    reads: &'a Reads,
 }
 
 impl NodeSource for TreeSource<'_> {
@@ -496,9 +646,9 @@ impl NodeSource for TreeSource<'_> {
             let v = self
                 .tree
                 .get(keys::log(index))
-                .map_err(|e| ReadError::Io(e.to_string()))?
+                .map_err(|e| self.reads.err(Some(index), e))?
                 .ok_or(ReadError::Missing { position: index })?;
-            return record::leaf_of(&v)
+            return record::leaf_of(&self.reads.bytes(index, &v))
                 .map(|h| h.0)
                 .map_err(|e| ReadError::Corrupt {
                     position: index,
@@ -508,7 +658,7 @@ impl NodeSource for TreeSource<'_> {
         let v = self
             .tree
             .get(keys::node(level, index))
-            .map_err(|e| ReadError::Io(e.to_string()))?
+            .map_err(|e| self.reads.err(Some(index << level), e))?
             .ok_or_else(|| ReadError::Corrupt {
                 position: index << level,
                 reason: format!("tree node level {level} index {index} is missing"),
@@ -558,6 +708,7 @@ impl Log for SledLog {
         let end = to.min(self.size()).max(from);
         Box::new(LogIter {
             inner: self.tree.range(keys::log(from)..keys::log(end)),
+            reads: self.reads.clone(),
             expected: from,
             end,
             done: false,
@@ -577,7 +728,7 @@ impl Log for SledLog {
             keys::stream(stream, from_version)..keys::stream_prefix(&format!("{stream}\u{1}")),
         );
         for (version, item) in (from_version..).zip(range) {
-            let (k, v) = item.map_err(|e| ReadError::Io(e.to_string()))?;
+            let (k, v) = item.map_err(|e| self.reads.err(None, e))?;
             let position = keys::u64_value(&v).ok_or_else(|| {
                 ReadError::Io(format!("malformed stream index value under {k:?}"))
             })?;
@@ -597,7 +748,7 @@ impl Log for SledLog {
         let size = self.size();
         let mut n = 0;
         for item in self.tree.scan_prefix(keys::stream_prefix(stream)).rev() {
-            let (_, v) = item.map_err(|e| ReadError::Io(e.to_string()))?;
+            let (_, v) = item.map_err(|e| self.reads.err(None, e))?;
             let position = keys::u64_value(&v)
                 .ok_or_else(|| ReadError::Io("malformed stream index value".into()))?;
             if position < size {
@@ -612,7 +763,7 @@ impl Log for SledLog {
         let Some(v) = self
             .tree
             .get(keys::id(&id.0))
-            .map_err(|e| ReadError::Io(e.to_string()))?
+            .map_err(|e| self.reads.err(None, e))?
         else {
             return Ok(None);
         };
@@ -641,7 +792,7 @@ impl Log for SledLog {
         if size == 0 {
             return Ok(merkle::empty_root());
         }
-        Ok(merkle::root_at(&TreeSource { tree: &self.tree }, size)?)
+        Ok(merkle::root_at(&self.tree_source(), size)?)
     }
 
     fn inclusion_proof(
@@ -652,7 +803,7 @@ impl Log for SledLog {
         if leaf_index >= tree_size || tree_size > self.size() {
             return Err(ProofError::Range(format!("an inclusion proof needs 0 <= index < size <= {}, got index {leaf_index} size {tree_size}", self.size())));
         }
-        merkle::InclusionProof::from_source(&TreeSource { tree: &self.tree }, leaf_index, tree_size)
+        merkle::InclusionProof::from_source(&self.tree_source(), leaf_index, tree_size)
             .map_err(tree_err)
     }
 
@@ -667,8 +818,7 @@ impl Log for SledLog {
                 self.size()
             )));
         }
-        merkle::ConsistencyProof::from_source(&TreeSource { tree: &self.tree }, first, second)
-            .map_err(tree_err)
+        merkle::ConsistencyProof::from_source(&self.tree_source(), first, second).map_err(tree_err)
     }
 
     fn sign_checkpoint(&self) -> Result<String, ProofError> {
@@ -723,7 +873,7 @@ impl Log for SledLog {
             .tree
             .range(keys::retraction(0)..keys::retraction(size.min(self.size())))
         {
-            let (k, _) = item.map_err(|e| ReadError::Io(e.to_string()))?;
+            let (k, _) = item.map_err(|e| self.reads.err(None, e))?;
             let position = keys::u64_value(&k[1..])
                 .ok_or_else(|| ReadError::Io("malformed retraction index entry".into()))?;
             let ev = self.read_record(position)?.event;
@@ -740,7 +890,7 @@ impl Log for SledLog {
 
     fn derived_digest(&self, size: u64) -> Result<DerivedDigest, ReadError> {
         let mut d = DerivedDigest::default();
-        let io = |e: sled::Error| ReadError::Io(e.to_string());
+        let io = |e: sled::Error| self.reads.err(None, e);
         let malformed = |what: &str| ReadError::Io(format!("malformed {what} entry"));
         for item in self.tree.scan_prefix([keys::ID]) {
             let (k, v) = item.map_err(io)?;
@@ -783,13 +933,13 @@ impl Log for SledLog {
     }
 
     fn node(&self, level: u8, index: u64) -> Result<Hash, ReadError> {
-        TreeSource { tree: &self.tree }.node(level, index)
+        self.tree_source().node(level, index)
     }
 
     fn checkpoints(&self) -> Result<Vec<(u64, String)>, ReadError> {
         let mut out = Vec::new();
         for item in self.tree.scan_prefix([keys::CHECKPOINT]) {
-            let (k, v) = item.map_err(|e| ReadError::Io(e.to_string()))?;
+            let (k, v) = item.map_err(|e| self.reads.err(None, e))?;
             let size = keys::u64_value(&k[1..])
                 .ok_or_else(|| ReadError::Io("malformed checkpoint key".into()))?;
             if size + 1 > self.checkpoint_durable.load(Ordering::Acquire) {
@@ -838,11 +988,16 @@ struct Writer {
     key: SigningKey,
     origin: String,
     last_checkpoint: Option<(u64, Hash)>,
-    /// Set once a write or sync failed: nothing more is accepted.
+    /// Set once a write or sync failed (what failed, and what to do): nothing more is
+    /// accepted, written or synced.
     failed: Option<String>,
     observers: Arc<Observers>,
     /// Shared with readers; extended after each commit.
     villages: VillageIndex,
+    /// Faults injected under the store (tests only).
+    faults: Option<Arc<Faults>>,
+    /// Shared with readers, who are told why the writer stopped.
+    reads: Reads,
 }
 
 /// Where the writer answers one append.
@@ -967,7 +1122,7 @@ impl Writer {
                         Some(r) => Some(r.clone()),
                         None => self
                             .committed_event(id)
-                            .map_err(|e| AppendError::Io(e.to_string()))?,
+                            .map_err(|e| AppendError::Unreadable(e.to_string()))?,
                     };
                     if let Some(prev) = existing {
                         if prev.occurred_on == ev.occurred_on && prev.payload == ev.payload {
@@ -1126,21 +1281,44 @@ impl Writer {
         let Some(v) = self
             .tree
             .get(keys::id(&id.0))
-            .map_err(|e| ReadError::Io(e.to_string()))?
+            .map_err(|e| self.reads.err(None, e))?
         else {
             return Ok(None);
         };
         let position =
             keys::u64_value(&v).ok_or_else(|| ReadError::Io("malformed id index value".into()))?;
-        let bytes = self
-            .tree
-            .get(keys::log(position))
-            .map_err(|e| ReadError::Io(e.to_string()))?
-            .ok_or(ReadError::Missing { position })?;
-        Ok(Some(decode_at(position, &bytes)?.event))
+        Ok(Some(read_record(&self.tree, &self.reads, position)?.event))
+    }
+
+    /// Stops accepting appends for good, and tells readers why.
+    fn stop(&mut self, cause: String) {
+        let _ = self.reads.stopped.set(cause.clone());
+        self.failed = Some(cause);
+    }
+
+    /// Writes what sled holds and makes it durable: sled's `flush()` (its `pwrite`s), then the
+    /// `fdatasync`s (see `sync`). On error, says what failed and what to do (the writer then
+    /// stops: nothing is retried, see `commit`).
+    fn write_and_sync(&mut self) -> Result<(), String> {
+        const WRITE: &str = "writing sled/db";
+        if let Some(f) = &self.faults {
+            f.on_write().map_err(|e| storage_failure(WRITE, &e))?;
+        }
+        self.db
+            .flush()
+            .map_err(|e| storage_failure(WRITE, &e.into()))?;
+        self.syncer.sync().map_err(|e| {
+            storage_failure("making the write durable (fdatasync of sled's files)", &e)
+        })
     }
 
     /// Writes and syncs the group, then publishes it and answers the appenders.
+    ///
+    /// A failed write or sync stops the writer for good (`failed`), and nothing is retried:
+    /// after a failed `fsync` the kernel may have dropped the dirty pages and marked them
+    /// clean, so a later `fsync` that succeeds proves nothing about them, and the validation
+    /// state is ahead of the disk. Only reopening the store tells what survived. Readers
+    /// never see the failed group: the published size does not move.
     fn commit(&mut self, pending: &mut Pending) {
         let p = std::mem::take(pending);
         if p.events > 0 {
@@ -1148,11 +1326,10 @@ impl Writer {
             let result = self
                 .tree
                 .apply_batch(p.batch)
-                .map_err(|e| e.to_string())
-                .and_then(|_| self.db.flush().map(|_| ()).map_err(|e| e.to_string()))
-                .and_then(|_| self.syncer.sync().map_err(|e| format!("fdatasync: {e}")));
+                .map_err(|e| storage_failure("writing sled/db", &e.into()))
+                .and_then(|_| self.write_and_sync());
             if let Err(e) = result {
-                self.failed = Some(e.clone());
+                self.stop(e.clone());
                 let refused = p.refusals.into_iter().map(|(reply, _)| reply);
                 for reply in p.replies.into_iter().map(|(reply, _)| reply).chain(refused) {
                     let _ = reply.send(Err(AppendError::Io(e.clone())));
@@ -1229,7 +1406,9 @@ impl Writer {
     /// Signs a checkpoint of the durable size, consistent with the last one signed.
     fn checkpoint(&mut self) -> Result<String, ProofError> {
         if let Some(f) = &self.failed {
-            return Err(ProofError::Io(f.clone()));
+            return Err(ProofError::Io(format!(
+                "the store accepts no more appends or checkpoints since a write failed: {f}"
+            )));
         }
         let size = self.durable.load(Ordering::Acquire);
         debug_assert_eq!(
@@ -1253,7 +1432,10 @@ impl Writer {
                     .ok_or_else(|| ProofError::Io(format!("checkpoint {size} vanished")));
             }
             if last_size > 0 {
-                let src = TreeSource { tree: &self.tree };
+                let src = TreeSource {
+                    tree: &self.tree,
+                    reads: &self.reads,
+                };
                 let path = merkle::consistency_proof(&src, last_size, size).map_err(tree_err)?;
                 merkle::verify_consistency(last_size, size, &last_root, &root, &path).map_err(
                     |e| {
@@ -1267,17 +1449,17 @@ impl Writer {
         let note = Checkpoint::new(&self.origin, size, root)
             .map_err(|e| ProofError::Inconsistent(e.to_string()))?
             .sign(&self.key);
-        self.tree
-            .insert(keys::checkpoint(size), note.as_bytes())
-            .map_err(|e| ProofError::Io(e.to_string()))?;
         if let Err(e) = self
-            .db
-            .flush()
-            .map_err(|e| e.to_string())
-            .and_then(|_| self.syncer.sync().map_err(|e| e.to_string()))
+            .tree
+            .insert(keys::checkpoint(size), note.as_bytes())
+            .map_err(|e| storage_failure("writing sled/db", &e.into()))
+            .and_then(|_| self.write_and_sync())
         {
-            self.failed = Some(e.clone());
-            return Err(ProofError::Io(e));
+            self.stop(e.clone());
+            return Err(ProofError::Io(format!(
+                "the checkpoint could not be made durable, and the store accepts no more \
+                 appends: {e}"
+            )));
         }
         self.last_checkpoint = Some((size, root));
         self.checkpoint_durable.store(size + 1, Ordering::Release);
@@ -1289,6 +1471,7 @@ impl Writer {
 /// (also at the end of the range, where sled would simply stop early).
 struct LogIter {
     inner: sled::Iter,
+    reads: Reads,
     expected: u64,
     end: u64,
     done: bool,
@@ -1304,9 +1487,9 @@ impl Iterator for LogIter {
             None => Err(ReadError::Missing {
                 position: self.expected,
             }),
-            Some(Err(e)) => Err(ReadError::Io(e.to_string())),
+            Some(Err(e)) => Err(self.reads.err(Some(self.expected), e)),
             Some(Ok((k, v))) => match keys::position_of_log_key(&k) {
-                Some(p) if p == self.expected => decode_at(p, &v),
+                Some(p) if p == self.expected => decode_at(p, &self.reads.bytes(p, &v)),
                 Some(_) => Err(ReadError::Missing {
                     position: self.expected,
                 }),
