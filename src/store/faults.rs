@@ -186,3 +186,40 @@ pub(crate) fn record_bytes<'a>(
         Some(f) => f.on_read(position, bytes),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_point_fails_as_many_calls_as_planned_and_counts_them_all() {
+        let plan = Faults::new();
+        assert!(plan.on_sync().is_ok());
+        plan.fail_syncs(libc::EIO, 2);
+        let e = plan.on_sync().unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EIO));
+        assert!(plan.on_sync().is_err());
+        assert!(plan.on_sync().is_ok());
+        assert_eq!((plan.sync_calls(), plan.syncs_failed()), (4, 2));
+        plan.fail_writes(libc::ENOSPC, u64::MAX);
+        for _ in 0..5 {
+            assert!(plan.on_write().is_err());
+        }
+        plan.heal();
+        assert!(plan.on_write().is_ok());
+        assert_eq!((plan.write_calls(), plan.writes_failed()), (6, 5));
+    }
+
+    #[test]
+    fn only_the_planned_position_reads_corrupted() {
+        let plan = Faults::new();
+        plan.corrupt_reads_of(3);
+        let bytes = [1u8, 2, 3, 4, 5];
+        assert_eq!(&*plan.on_read(2, &bytes), &bytes);
+        let read = plan.on_read(3, &bytes);
+        assert_ne!(&*read, &bytes);
+        assert_eq!(read.iter().zip(&bytes).filter(|(a, b)| a != b).count(), 1);
+        assert_eq!(plan.reads(), (2, 1));
+        assert_eq!(&*record_bytes(None, 3, &bytes), &bytes);
+    }
+}
