@@ -393,7 +393,10 @@ fn a_corrupted_read_is_named_as_corruption_with_its_position() {
         .expect("open refuses");
     assert!(matches!(e, OpenError::Damaged { .. }), "{e:?}");
     let message = e.to_string();
-    assert!(message.contains("corrupt record at position 7"), "{message}");
+    assert!(
+        message.contains("corrupt record at position 7") && message.contains("taizhang verify"),
+        "{message}"
+    );
     eprintln!(
         "corrupted reads: {} reads of position 7 corrupted while open, 1 at open",
         corrupted

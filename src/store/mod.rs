@@ -8,6 +8,7 @@
 //! - readers never see an event before it is acknowledged;
 //! - every record read is checked, and corruption is an error naming its position.
 
+mod acknowledged;
 pub mod faults;
 mod keys;
 mod sled_log;
@@ -185,7 +186,7 @@ pub enum OpenError {
         found: u32,
     },
     /// The store's content is inconsistent: history may have been damaged. Nothing was repaired.
-    #[error("the store at {path} is damaged: {reason}. Nothing was changed; keep a copy of the directory, and restore from a backup or an export")]
+    #[error("the store at {path} is damaged: {reason}. taizhang repaired nothing: keep a copy of the directory as it is, restore the store from a backup or an export, and check the restored store with `taizhang verify`")]
     Damaged {
         /// Store directory.
         path: PathBuf,

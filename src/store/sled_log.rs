@@ -19,6 +19,7 @@ use events::record::{self, StoredRecord};
 use events::{EventId, Payload, ProposedEvent, RecordedEvent, Timestamp, SCHEMA_CURRENT};
 use projections::validation::LogState;
 
+use super::acknowledged::{self, Acknowledged};
 use super::faults::{record_bytes, Faults, OpenOptions};
 use super::keys;
 use super::stats::Observers;
@@ -236,11 +237,14 @@ impl SledLog {
         let _ = std::fs::remove_file(&key_tmp);
         write_private(&key_tmp, key.to_secret_string().as_bytes()).map_err(|e| io_err(dir, e))?;
         let (db, tree) = open_sled(dir)?;
+        // Before the metadata that says the store keeps it.
+        Acknowledged::create(dir, 0).map_err(|e| io_err(&dir.join(acknowledged::FILE), e))?;
         let mut batch = sled::Batch::default();
         batch.insert(
             keys::meta("format"),
             &STORE_FORMAT_CURRENT.to_be_bytes()[..],
         );
+        batch.insert(keys::meta(acknowledged::META), &b"1"[..]);
         batch.insert(keys::meta("origin"), origin.as_bytes());
         batch.insert(
             keys::meta("verifier"),
@@ -264,19 +268,18 @@ impl SledLog {
         SledLog::start(dir, key, db, tree, None)
     }
 
-    /// Opens the store in `dir`: checks its format, replays every record into the validation
-    /// state (checking each), rebuilds the tree's frontier and checks it against the stored
-    /// tree and the last signed checkpoint. Refuses, without changing anything, when they
-    /// disagree.
+    /// Opens the store in `dir`: checks that its files are there and its format, replays
+    /// every record into the validation state (checking each), rebuilds the tree's frontier
+    /// and checks it against the stored tree, the last signed checkpoint and the acknowledged
+    /// size. Refuses when they disagree, and repairs nothing (but see docs/storage.md on what
+    /// sled's own recovery rewrites).
     pub fn open(dir: &Path) -> Result<SledLog, OpenError> {
         SledLog::open_with(dir, &OpenOptions::default())
     }
 
     /// [`SledLog::open`] with options (faults injected under the store, for tests).
     pub fn open_with(dir: &Path, options: &OpenOptions) -> Result<SledLog, OpenError> {
-        if !dir.join(SLED_DIR).exists() {
-            return Err(OpenError::NotFound(dir.to_path_buf()));
-        }
+        check_files(dir)?;
         let secret = std::fs::read_to_string(dir.join(KEY_FILE))
             .map_err(|e| io_err(&dir.join(KEY_FILE), e))?;
         let key =
@@ -300,19 +303,48 @@ impl SledLog {
             path: dir.to_path_buf(),
             reason,
         };
-        let meta = |name: &str| -> Result<Vec<u8>, OpenError> {
-            tree.get(keys::meta(name))
-                .map_err(|e| io_err(dir, e))?
-                .map(|v| v.to_vec())
-                .ok_or_else(|| damaged(format!("metadata {name:?} is missing")))
+        let sled_err = |e: sled::Error| match e {
+            sled::Error::Corruption { at, .. } => damaged(format!(
+                "sled found corrupt data in {}",
+                corruption_place(at)
+            )),
+            e => io_err(dir, e),
         };
-        let format = keys_u32(&meta("format")?)
-            .ok_or_else(|| damaged("metadata \"format\" is not a u32".into()))?;
+        let meta_opt = |name: &str| -> Result<Option<Vec<u8>>, OpenError> {
+            Ok(tree
+                .get(keys::meta(name))
+                .map_err(sled_err)?
+                .map(|v| v.to_vec()))
+        };
+        let meta = |name: &str| -> Result<Vec<u8>, OpenError> {
+            meta_opt(name)?.ok_or_else(|| damaged(format!("metadata {name:?} is missing")))
+        };
+        let format = match meta_opt("format")? {
+            Some(v) => keys_u32(&v).ok_or_else(|| {
+                damaged(format!(
+                    "metadata \"format\" is not a format version (bytes {})",
+                    hex::encode(&v)
+                ))
+            })?,
+            // sled found a log without the store's metadata: an empty one (sled makes a new
+            // `db` where none is), or one whose beginning is gone.
+            None => {
+                return Err(damaged(format!(
+                    "{SLED_DIR}/db holds no store metadata (not even its format version): it is \
+                     not this store's log, or its beginning is lost"
+                )))
+            }
+        };
         if format > STORE_FORMAT_CURRENT {
             return Err(OpenError::TooNew {
                 path: dir.to_path_buf(),
                 found: format,
             });
+        }
+        if format == 0 {
+            return Err(damaged(
+                "metadata \"format\" says format 0, which no taizhang ever wrote".into(),
+            ));
         }
         let origin = String::from_utf8(meta("origin")?)
             .map_err(|_| damaged("origin is not UTF-8".into()))?;
@@ -374,6 +406,44 @@ impl SledLog {
             frontier.push(rec.leaf_sha256.0);
             size += 1;
         }
+        let mut ack =
+            match Acknowledged::open(dir).map_err(|e| io_err(&dir.join(acknowledged::FILE), e))? {
+                acknowledged::Found::Size(file, acknowledged) => {
+                    if size < acknowledged {
+                        return Err(damaged(format!(
+                            "records missing from position {size} on: {SLED_DIR}/ holds {size} \
+                         events, but {acknowledged} were acknowledged (file {}). sled treats a \
+                         truncated or overwritten part of {SLED_DIR}/db like the torn tail of a \
+                         crash and drops what follows it, and has already overwritten that tail: \
+                         only a copy made before this open still holds it. If {SLED_DIR}/ was \
+                         knowingly restored from an older backup, add the later events from an \
+                         export, or `echo 0 > {}` to accept the shorter log",
+                            acknowledged::FILE,
+                            acknowledged::FILE
+                        )));
+                    }
+                    Some(file)
+                }
+                acknowledged::Found::Unreadable(text) => {
+                    return Err(damaged(format!(
+                    "file {} does not hold an event count (it holds {text}); if {SLED_DIR}/ is \
+                     known to be whole, `echo 0 > {}` lets it open",
+                    acknowledged::FILE,
+                    acknowledged::FILE
+                )))
+                }
+                acknowledged::Found::Missing if meta_opt(acknowledged::META)?.is_some() => {
+                    return Err(damaged(format!(
+                        "file {} is missing: without it a truncated {SLED_DIR}/db cannot be told \
+                     from a whole one. Restore it with {SLED_DIR}/ from the same backup; if \
+                     {SLED_DIR}/ is known to be whole, `echo 0 > {}` lets it open",
+                        acknowledged::FILE,
+                        acknowledged::FILE
+                    )))
+                }
+                // A store made before the file existed: it gets one below.
+                acknowledged::Found::Missing => None,
+            };
         let reads = Reads {
             faults: faults.clone(),
             stopped: Arc::default(),
@@ -415,8 +485,23 @@ impl SledLog {
             last_checkpoint = Some((cp.size(), cp.root()));
         }
 
-        let syncer =
+        let mut syncer =
             Syncer::new(&dir.join(SLED_DIR), faults.clone()).map_err(|e| io_err(dir, e))?;
+        let ack = match ack.take() {
+            Some(file) => file,
+            None => {
+                // A store made before the file existed. 0 is all that is known durable now;
+                // the next commit records the size.
+                let file = Acknowledged::create(dir, 0)
+                    .and_then(|f| sync_dir(dir).map(|_| f))
+                    .map_err(|e| io_err(&dir.join(acknowledged::FILE), e))?;
+                tree.insert(keys::meta(acknowledged::META), &b"1"[..])
+                    .map_err(|e| io_err(dir, e))?;
+                db.flush().map_err(|e| io_err(dir, e))?;
+                syncer.sync().map_err(|e| io_err(dir, e))?;
+                file
+            }
+        };
         let durable = Arc::new(AtomicU64::new(size));
         let checkpoint_durable =
             Arc::new(AtomicU64::new(last_checkpoint.map_or(0, |(s, _)| s + 1)));
@@ -442,6 +527,7 @@ impl SledLog {
             failed: None,
             observers: observers.clone(),
             villages: villages.clone(),
+            ack,
             faults: faults.clone(),
             reads: reads.clone(),
         };
@@ -545,6 +631,58 @@ fn corruption_place(at: Option<sled::DiskPtr>) -> String {
         ),
         None => format!("{SLED_DIR}/db or its snapshot files ({SLED_DIR}/snap.*)"),
     }
+}
+
+/// Refuses, before sled opens it, a directory that is not a store or lacks one of its files:
+/// sled would make a missing `db` afresh (an empty log), and a missing `conf` or `blobs`.
+fn check_files(dir: &Path) -> Result<(), OpenError> {
+    let sled_dir = dir.join(SLED_DIR);
+    let exists = |p: &Path| -> Result<bool, OpenError> {
+        match std::fs::symlink_metadata(p) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_err(p, e)),
+        }
+    };
+    if !exists(&sled_dir)? {
+        return Err(OpenError::NotFound(dir.to_path_buf()));
+    }
+    if !sled_dir.is_dir() || (!exists(&sled_dir.join("db"))? && !exists(&dir.join(KEY_FILE))?) {
+        return Err(OpenError::Invalid(format!(
+            "{} is not a taizhang store (it has a {SLED_DIR} entry, but no {SLED_DIR}/db and no \
+             {KEY_FILE}): check --data",
+            dir.display()
+        )));
+    }
+    if !exists(&dir.join(KEY_FILE))? {
+        return Err(OpenError::Damaged {
+            path: dir.to_path_buf(),
+            reason: format!(
+                "{KEY_FILE} is missing: restore it from this store's backup (checkpoints are \
+                 signed with it, and a new key would not match the store's verifier key)"
+            ),
+        });
+    }
+    let mut missing = Vec::new();
+    for name in ["db", "conf", "blobs"] {
+        if !exists(&sled_dir.join(name))? {
+            missing.push(format!("{SLED_DIR}/{name}"));
+        }
+    }
+    if !missing.is_empty() {
+        return Err(OpenError::Damaged {
+            path: dir.to_path_buf(),
+            reason: format!(
+                "{} missing: the store's files are incomplete (a partial copy or restore?)",
+                if missing.len() == 1 {
+                    format!("{} is", missing[0])
+                } else {
+                    format!("{} are", missing.join(", "))
+                }
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// A failed write or sync, as the operator should read it: what failed, the OS's words, and
@@ -994,6 +1132,8 @@ struct Writer {
     observers: Arc<Observers>,
     /// Shared with readers; extended after each commit.
     villages: VillageIndex,
+    /// The acknowledged size kept outside sled, recorded after each commit.
+    ack: Acknowledged,
     /// Faults injected under the store (tests only).
     faults: Option<Arc<Faults>>,
     /// Shared with readers, who are told why the writer stopped.
@@ -1067,7 +1207,11 @@ impl Writer {
             }
             self.commit(&mut pending);
         }
-        // Channel closed: everything accepted was committed above.
+        // Channel closed: everything accepted was committed above. The acknowledged size
+        // becomes durable (not after a failure: nothing is synced then).
+        if self.failed.is_none() {
+            let _ = self.ack.sync();
+        }
     }
 
     /// Checks one batch and stages it into the group. On error nothing of it is staged.
@@ -1335,6 +1479,15 @@ impl Writer {
                     let _ = reply.send(Err(AppendError::Io(e.clone())));
                 }
                 return;
+            }
+            // Durable: the acknowledged size may now say so (see `acknowledged`).
+            if let Err(e) = self.ack.record(self.next) {
+                // The group is durable and is acknowledged below; the store stops after it,
+                // since its truncation check would no longer be kept.
+                self.stop(storage_failure(
+                    &format!("writing {}", acknowledged::FILE),
+                    &e,
+                ));
             }
             {
                 // Published before the size, so a reader never sees a size its index lacks.
