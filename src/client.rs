@@ -310,6 +310,9 @@ fn append_error(e: ClientError) -> AppendError {
             .as_str()
             .map(|r| AppendError::Clock(r.to_string())),
         "store_failed" => d["reason"].as_str().map(|r| AppendError::Io(r.to_string())),
+        "store_unreadable" => d["reason"]
+            .as_str()
+            .map(|r| AppendError::Unreadable(r.to_string())),
         "closed" => Some(AppendError::Closed),
         _ => None,
     };

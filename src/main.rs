@@ -572,8 +572,19 @@ fn run(cli: Cli) -> Result<()> {
             bar.finish_and_clear();
             let log = open(&data, &cli.remote)?;
             let n = parsed.events.len();
-            let appended = ops::import(&*log, parsed, &actor).with_context(|| {
-                format!("{} was not imported, nothing was appended", file.display())
+            let appended = ops::import(&*log, parsed, &actor).map_err(|e| {
+                let context = match &e {
+                    // The write failed: whether the batch is in the log is known once the
+                    // store reopens. The events' ids come from the file, so importing it
+                    // again is safe either way.
+                    ops::ImportError::Append(taizhang::store::AppendError::Io(_)) => format!(
+                        "{} was not imported; once the store opens again, import the file \
+                         again: it appends only what is not in the log",
+                        file.display()
+                    ),
+                    _ => format!("{} was not imported, nothing was appended", file.display()),
+                };
+                anyhow::Error::new(e).context(context)
             })?;
             let new: Vec<u64> = appended
                 .iter()

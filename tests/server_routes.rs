@@ -13,7 +13,7 @@ use axum::Router;
 use serde_json::Value;
 use serverkit::{commitment, store_with_example};
 use taizhang::server::{Limits, Server};
-use taizhang::store::{Log, SledLog};
+use taizhang::store::{Faults, Log, OpenOptions, SledLog};
 use tower::ServiceExt;
 
 struct Fixture {
@@ -27,10 +27,14 @@ struct Fixture {
 }
 
 fn fixture(limits: Limits) -> Fixture {
+    fixture_with(limits, OpenOptions::default())
+}
+
+fn fixture_with(limits: Limits, options: OpenOptions) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("store");
     let tokens = store_with_example(&data);
-    let log = Arc::new(SledLog::open(&data).unwrap());
+    let log = Arc::new(SledLog::open_with(&data, &options).unwrap());
     // A sealed review, for the review routes.
     taizhang::reviews::seal(
         &*log,
@@ -918,6 +922,40 @@ async fn healthz_reports_a_failed_store_and_internal_errors_keep_their_detail() 
     let e = taizhang::server::error::ApiError::internal("sled: /secret/path/db: corrupt page 7");
     assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(!e.message.contains("/secret/path"), "{}", e.message);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_fsync_is_a_503_that_names_it_and_health_reports_it() {
+    let plan = Faults::new();
+    let f = fixture_with(
+        Limits::default(),
+        OpenOptions::default().faults(plan.clone()),
+    );
+    let a = post_events(&f, "rec", commitment("K-F-1", None)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let size = f.log.size();
+    plan.fail_syncs(libc::EIO, 1);
+    for id in ["K-F-2", "K-F-3"] {
+        let a = post_events(&f, "rec", commitment(id, None)).await;
+        assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{}", a.text());
+        let e = &a.json()["error"];
+        assert_eq!(e["code"], "store_failed", "{}", a.text());
+        let reason = e["detail"]["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("fdatasync") && reason.contains("Input/output error"),
+            "{reason}"
+        );
+    }
+    assert_eq!(plan.syncs_failed(), 1);
+    assert_eq!(f.log.size(), size);
+    let a = f.call("GET", "/healthz", None, None).await;
+    assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{}", a.text());
+    assert!(a.text().contains("Input/output error"), "{}", a.text());
+    // What was acknowledged is still served.
+    let a = f
+        .call("GET", "/v1/streams/commitment/K-F-1", Some("aud"), None)
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -137,6 +137,7 @@ impl From<AppendError> for ApiError {
             AppendError::BatchSize { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "batch_too_large"),
             AppendError::Clock(_) => (StatusCode::UNPROCESSABLE_ENTITY, "clock"),
             AppendError::Io(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_failed"),
+            AppendError::Unreadable(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store_unreadable"),
             AppendError::Closed => (StatusCode::SERVICE_UNAVAILABLE, "closed"),
             AppendError::Remote(_) => (StatusCode::BAD_GATEWAY, "upstream"),
         };
@@ -177,7 +178,9 @@ impl From<AppendError> for ApiError {
             AppendError::BatchSize { events } => {
                 err.detail = Some(Box::new(json!({"events": events})))
             }
-            AppendError::Clock(reason) | AppendError::Io(reason) => {
+            AppendError::Clock(reason)
+            | AppendError::Io(reason)
+            | AppendError::Unreadable(reason) => {
                 err.detail = Some(Box::new(json!({"reason": reason})))
             }
             _ => {}

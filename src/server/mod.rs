@@ -69,7 +69,7 @@ impl Shared {
         use crate::store::AppendError;
         match e {
             AppendError::Io(reason) => {
-                let _ = self.store_failed.set(format!("a write failed: {reason}"));
+                let _ = self.store_failed.set(reason.clone());
             }
             AppendError::Closed => {
                 let _ = self.store_failed.set("the store is closed".into());

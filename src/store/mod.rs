@@ -8,6 +8,8 @@
 //! - readers never see an event before it is acknowledged;
 //! - every record read is checked, and corruption is an error naming its position.
 
+mod acknowledged;
+pub mod faults;
 mod keys;
 mod sled_log;
 pub mod stats;
@@ -19,6 +21,7 @@ use std::path::PathBuf;
 use events::record::StoredRecord;
 use events::{EventId, EventType, ProposedEvent, RecordedEvent, Timestamp};
 
+pub use faults::{Faults, OpenOptions};
 pub use sled_log::{SledLog, StoreInfo};
 
 /// The time of day, for stores that record with the system clock.
@@ -113,9 +116,16 @@ pub enum AppendError {
     /// The store's clock does not allow this `recorded_at` (simulated stores only).
     #[error("clock: {0}")]
     Clock(String),
-    /// A write or fsync failed. The store stopped accepting appends; reopen it.
-    #[error("the store could not make the append durable, and stopped accepting appends: {0}")]
+    /// A write or fsync failed (the text says which, and what to do). The store accepts no
+    /// more appends until it is reopened, which tells what survived: this batch is then in
+    /// the log whole or not at all. Events acknowledged before are safe.
+    #[error("the store could not make the append durable and accepts no more appends: {0}. Events acknowledged before are safe; this batch was not acknowledged, and once the store reopens it is in the log whole or not at all (a retry with the same event ids writes nothing twice)")]
     Io(String),
+    /// Checking the batch needed one of the log's records, and it could not be read (corrupt,
+    /// missing, or the disk failed): nothing was written. The store may be damaged: run
+    /// `taizhang verify`.
+    #[error("checking the batch needed a record of the log, which could not be read: {0}. Nothing was written; run `taizhang verify`")]
+    Unreadable(String),
     /// The store is closed.
     #[error("the store is closed")]
     Closed,
@@ -176,7 +186,7 @@ pub enum OpenError {
         found: u32,
     },
     /// The store's content is inconsistent: history may have been damaged. Nothing was repaired.
-    #[error("the store at {path} is damaged: {reason}. Nothing was changed; keep a copy of the directory, and restore from a backup or an export")]
+    #[error("the store at {path} is damaged: {reason}. taizhang repaired nothing: keep a copy of the directory as it is, restore the store from a backup or an export, and check the restored store with `taizhang verify`")]
     Damaged {
         /// Store directory.
         path: PathBuf,

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -19,6 +19,8 @@ use events::record::{self, StoredRecord};
 use events::{EventId, Payload, ProposedEvent, RecordedEvent, Timestamp, SCHEMA_CURRENT};
 use projections::validation::LogState;
 
+use super::acknowledged::{self, Acknowledged};
+use super::faults::{record_bytes, Faults, OpenOptions};
 use super::keys;
 use super::stats::Observers;
 use super::sync::{sync_dir, Syncer};
@@ -94,6 +96,50 @@ pub struct SledLog {
     verifier: String,
     /// Counters and the durable size, published by the writer (see `stats`).
     observers: Arc<Observers>,
+    /// What reads consult: faults injected (tests), and whether the writer stopped.
+    reads: Reads,
+}
+
+/// What every read of records consults: the faults injected under the store (tests only, see
+/// `faults`), and why the writer stopped, if it did. After a failed write sled refuses every
+/// operation that needs its disk, reads included, until the store is reopened: a read error
+/// then says so.
+#[derive(Clone, Default)]
+struct Reads {
+    faults: Option<Arc<Faults>>,
+    stopped: Arc<OnceLock<String>>,
+}
+
+impl Reads {
+    /// The record bytes of `position` as the store should see them.
+    fn bytes<'a>(&self, position: u64, v: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+        record_bytes(self.faults.as_deref(), position, v)
+    }
+
+    /// A sled error met while reading: corruption is named as such, with the log position
+    /// read when there is one.
+    fn err(&self, position: Option<u64>, e: sled::Error) -> ReadError {
+        match (e, position) {
+            (sled::Error::Corruption { at, .. }, Some(position)) => ReadError::Corrupt {
+                position,
+                reason: format!("sled found corrupt data in {}", corruption_place(at)),
+            },
+            (sled::Error::Corruption { at, .. }, None) => ReadError::Io(format!(
+                "sled found corrupt data in {}",
+                corruption_place(at)
+            )),
+            (e, _) => {
+                let (shown, _) = os_error_text(&e.into());
+                ReadError::Io(match self.stopped.get() {
+                    Some(cause) => format!(
+                        "{shown}: sled reads nothing more from its files since a write failed \
+                         ({cause})"
+                    ),
+                    None => shown,
+                })
+            }
+        }
+    }
 }
 
 enum Job {
@@ -116,10 +162,16 @@ enum Job {
     },
 }
 
-fn io_err(path: &Path, e: impl std::fmt::Display) -> OpenError {
+/// An IO error while opening or creating a store (a sled error, turned into the IO error it
+/// wraps), with what to do when the error says.
+fn io_err(path: &Path, e: impl Into<std::io::Error>) -> OpenError {
+    let (shown, advice) = os_error_text(&e.into());
     OpenError::Io {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        reason: match advice {
+            Some(advice) => format!("{shown}. {advice}"),
+            None => shown,
+        },
     }
 }
 
@@ -138,9 +190,12 @@ fn open_sled(dir: &Path) -> Result<(sled::Db, sled::Tree), OpenError> {
                 {
                     OpenError::Locked(dir.to_path_buf())
                 }
-                sled::Error::Corruption { .. } => OpenError::Damaged {
+                sled::Error::Corruption { at, .. } => OpenError::Damaged {
                     path: dir.to_path_buf(),
-                    reason: format!("sled reports corruption: {e}"),
+                    reason: format!(
+                        "sled found corrupt data in {} while recovering its log",
+                        corruption_place(at)
+                    ),
                 },
                 e => io_err(dir, e),
             });
@@ -182,11 +237,14 @@ impl SledLog {
         let _ = std::fs::remove_file(&key_tmp);
         write_private(&key_tmp, key.to_secret_string().as_bytes()).map_err(|e| io_err(dir, e))?;
         let (db, tree) = open_sled(dir)?;
+        // Before the metadata that says the store keeps it.
+        Acknowledged::create(dir, 0).map_err(|e| io_err(&dir.join(acknowledged::FILE), e))?;
         let mut batch = sled::Batch::default();
         batch.insert(
             keys::meta("format"),
             &STORE_FORMAT_CURRENT.to_be_bytes()[..],
         );
+        batch.insert(keys::meta(acknowledged::META), &b"1"[..]);
         batch.insert(keys::meta("origin"), origin.as_bytes());
         batch.insert(
             keys::meta("verifier"),
@@ -202,22 +260,26 @@ impl SledLog {
         );
         tree.apply_batch(batch).map_err(|e| io_err(dir, e))?;
         db.flush().map_err(|e| io_err(dir, e))?;
-        Syncer::new(&dir.join(SLED_DIR))
+        Syncer::new(&dir.join(SLED_DIR), None)
             .and_then(|mut s| s.sync())
             .map_err(|e| io_err(dir, e))?;
         std::fs::rename(&key_tmp, dir.join(KEY_FILE)).map_err(|e| io_err(dir, e))?;
         sync_dir(dir).map_err(|e| io_err(dir, e))?;
-        SledLog::start(dir, key, db, tree)
+        SledLog::start(dir, key, db, tree, None)
     }
 
-    /// Opens the store in `dir`: checks its format, replays every record into the validation
-    /// state (checking each), rebuilds the tree's frontier and checks it against the stored
-    /// tree and the last signed checkpoint. Refuses, without changing anything, when they
-    /// disagree.
+    /// Opens the store in `dir`: checks that its files are there and its format, replays
+    /// every record into the validation state (checking each), rebuilds the tree's frontier
+    /// and checks it against the stored tree, the last signed checkpoint and the acknowledged
+    /// size. Refuses when they disagree, and repairs nothing (but see docs/storage.md on what
+    /// sled's own recovery rewrites).
     pub fn open(dir: &Path) -> Result<SledLog, OpenError> {
-        if !dir.join(SLED_DIR).exists() {
-            return Err(OpenError::NotFound(dir.to_path_buf()));
-        }
+        SledLog::open_with(dir, &OpenOptions::default())
+    }
+
+    /// [`SledLog::open`] with options (faults injected under the store, for tests).
+    pub fn open_with(dir: &Path, options: &OpenOptions) -> Result<SledLog, OpenError> {
+        check_files(dir)?;
         let secret = std::fs::read_to_string(dir.join(KEY_FILE))
             .map_err(|e| io_err(&dir.join(KEY_FILE), e))?;
         let key =
@@ -226,7 +288,7 @@ impl SledLog {
                 reason: format!("{KEY_FILE}: {e}"),
             })?;
         let (db, tree) = open_sled(dir)?;
-        SledLog::start(dir, key, db, tree)
+        SledLog::start(dir, key, db, tree, options.faults.clone())
     }
 
     /// Checks an open sled store and starts its writer (see [`SledLog::open`]).
@@ -235,24 +297,54 @@ impl SledLog {
         key: SigningKey,
         db: sled::Db,
         tree: sled::Tree,
+        faults: Option<Arc<Faults>>,
     ) -> Result<SledLog, OpenError> {
         let damaged = |reason: String| OpenError::Damaged {
             path: dir.to_path_buf(),
             reason,
         };
-        let meta = |name: &str| -> Result<Vec<u8>, OpenError> {
-            tree.get(keys::meta(name))
-                .map_err(|e| io_err(dir, e))?
-                .map(|v| v.to_vec())
-                .ok_or_else(|| damaged(format!("metadata {name:?} is missing")))
+        let sled_err = |e: sled::Error| match e {
+            sled::Error::Corruption { at, .. } => damaged(format!(
+                "sled found corrupt data in {}",
+                corruption_place(at)
+            )),
+            e => io_err(dir, e),
         };
-        let format = keys_u32(&meta("format")?)
-            .ok_or_else(|| damaged("metadata \"format\" is not a u32".into()))?;
+        let meta_opt = |name: &str| -> Result<Option<Vec<u8>>, OpenError> {
+            Ok(tree
+                .get(keys::meta(name))
+                .map_err(sled_err)?
+                .map(|v| v.to_vec()))
+        };
+        let meta = |name: &str| -> Result<Vec<u8>, OpenError> {
+            meta_opt(name)?.ok_or_else(|| damaged(format!("metadata {name:?} is missing")))
+        };
+        let format = match meta_opt("format")? {
+            Some(v) => keys_u32(&v).ok_or_else(|| {
+                damaged(format!(
+                    "metadata \"format\" is not a format version (bytes {})",
+                    hex::encode(&v)
+                ))
+            })?,
+            // sled found a log without the store's metadata: an empty one (sled makes a new
+            // `db` where none is), or one whose beginning is gone.
+            None => {
+                return Err(damaged(format!(
+                    "{SLED_DIR}/db holds no store metadata (not even its format version): it is \
+                     not this store's log, or its beginning is lost"
+                )))
+            }
+        };
         if format > STORE_FORMAT_CURRENT {
             return Err(OpenError::TooNew {
                 path: dir.to_path_buf(),
                 found: format,
             });
+        }
+        if format == 0 {
+            return Err(damaged(
+                "metadata \"format\" says format 0, which no taizhang ever wrote".into(),
+            ));
         }
         let origin = String::from_utf8(meta("origin")?)
             .map_err(|_| damaged("origin is not UTF-8".into()))?;
@@ -272,7 +364,13 @@ impl SledLog {
         let mut last_recorded = Timestamp::from_micros(i64::MIN);
         let mut size = 0u64;
         for item in tree.scan_prefix([keys::LOG]) {
-            let (k, v) = item.map_err(|e| io_err(dir, e))?;
+            let (k, v) = item.map_err(|e| match e {
+                sled::Error::Corruption { at, .. } => damaged(format!(
+                    "corrupt record after position {size}: sled found corrupt data in {}",
+                    corruption_place(at)
+                )),
+                e => io_err(dir, e),
+            })?;
             let position = keys::position_of_log_key(&k)
                 .ok_or_else(|| damaged(format!("malformed log key {k:?}")))?;
             if position != size {
@@ -280,6 +378,7 @@ impl SledLog {
                     "record missing at position {size} (next present is {position})"
                 )));
             }
+            let v = record_bytes(faults.as_deref(), position, &v);
             let rec = record::decode(&v)
                 .map_err(|e| damaged(format!("corrupt record at position {position}: {e}")))?;
             let ev = &rec.event;
@@ -307,7 +406,52 @@ impl SledLog {
             frontier.push(rec.leaf_sha256.0);
             size += 1;
         }
-        let src = TreeSource { tree: &tree };
+        let mut ack =
+            match Acknowledged::open(dir).map_err(|e| io_err(&dir.join(acknowledged::FILE), e))? {
+                acknowledged::Found::Size(file, acknowledged) => {
+                    if size < acknowledged {
+                        return Err(damaged(format!(
+                            "records missing from position {size} on: {SLED_DIR}/ holds {size} \
+                         events, but {acknowledged} were acknowledged (file {}). sled treats a \
+                         truncated or overwritten part of {SLED_DIR}/db like the torn tail of a \
+                         crash and drops what follows it, and has already overwritten that tail: \
+                         only a copy made before this open still holds it. If {SLED_DIR}/ was \
+                         knowingly restored from an older backup, add the later events from an \
+                         export, or `echo 0 > {}` to accept the shorter log",
+                            acknowledged::FILE,
+                            acknowledged::FILE
+                        )));
+                    }
+                    Some(file)
+                }
+                acknowledged::Found::Unreadable(text) => {
+                    return Err(damaged(format!(
+                    "file {} does not hold an event count (it holds {text}); if {SLED_DIR}/ is \
+                     known to be whole, `echo 0 > {}` lets it open",
+                    acknowledged::FILE,
+                    acknowledged::FILE
+                )))
+                }
+                acknowledged::Found::Missing if meta_opt(acknowledged::META)?.is_some() => {
+                    return Err(damaged(format!(
+                        "file {} is missing: without it a truncated {SLED_DIR}/db cannot be told \
+                     from a whole one. Restore it with {SLED_DIR}/ from the same backup; if \
+                     {SLED_DIR}/ is known to be whole, `echo 0 > {}` lets it open",
+                        acknowledged::FILE,
+                        acknowledged::FILE
+                    )))
+                }
+                // A store made before the file existed: it gets one below.
+                acknowledged::Found::Missing => None,
+            };
+        let reads = Reads {
+            faults: faults.clone(),
+            stopped: Arc::default(),
+        };
+        let src = TreeSource {
+            tree: &tree,
+            reads: &reads,
+        };
         if size > 0 {
             let stored_root =
                 merkle::root_at(&src, size).map_err(|e| damaged(format!("tree nodes: {e}")))?;
@@ -341,7 +485,23 @@ impl SledLog {
             last_checkpoint = Some((cp.size(), cp.root()));
         }
 
-        let syncer = Syncer::new(&dir.join(SLED_DIR)).map_err(|e| io_err(dir, e))?;
+        let mut syncer =
+            Syncer::new(&dir.join(SLED_DIR), faults.clone()).map_err(|e| io_err(dir, e))?;
+        let ack = match ack.take() {
+            Some(file) => file,
+            None => {
+                // A store made before the file existed. 0 is all that is known durable now;
+                // the next commit records the size.
+                let file = Acknowledged::create(dir, 0)
+                    .and_then(|f| sync_dir(dir).map(|_| f))
+                    .map_err(|e| io_err(&dir.join(acknowledged::FILE), e))?;
+                tree.insert(keys::meta(acknowledged::META), &b"1"[..])
+                    .map_err(|e| io_err(dir, e))?;
+                db.flush().map_err(|e| io_err(dir, e))?;
+                syncer.sync().map_err(|e| io_err(dir, e))?;
+                file
+            }
+        };
         let durable = Arc::new(AtomicU64::new(size));
         let checkpoint_durable =
             Arc::new(AtomicU64::new(last_checkpoint.map_or(0, |(s, _)| s + 1)));
@@ -367,6 +527,9 @@ impl SledLog {
             failed: None,
             observers: observers.clone(),
             villages: villages.clone(),
+            ack,
+            faults: faults.clone(),
+            reads: reads.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("taizhang-writer".into())
@@ -388,6 +551,7 @@ impl SledLog {
             },
             verifier: verifier_key,
             observers,
+            reads,
         })
     }
 
@@ -438,13 +602,136 @@ impl SledLog {
     }
 
     fn read_record(&self, position: u64) -> Result<StoredRecord, ReadError> {
-        let v = self
-            .tree
-            .get(keys::log(position))
-            .map_err(|e| ReadError::Io(e.to_string()))?
-            .ok_or(ReadError::Missing { position })?;
-        decode_at(position, &v)
+        read_record(&self.tree, &self.reads, position)
     }
+
+    fn tree_source(&self) -> TreeSource<'_> {
+        TreeSource {
+            tree: &self.tree,
+            reads: &self.reads,
+        }
+    }
+}
+
+/// The record at `position`, checked.
+fn read_record(tree: &sled::Tree, reads: &Reads, position: u64) -> Result<StoredRecord, ReadError> {
+    let v = tree
+        .get(keys::log(position))
+        .map_err(|e| reads.err(Some(position), e))?
+        .ok_or(ReadError::Missing { position })?;
+    decode_at(position, &reads.bytes(position, &v))
+}
+
+/// Where sled says it found corruption, in the operator's words.
+fn corruption_place(at: Option<sled::DiskPtr>) -> String {
+    match at {
+        Some(sled::DiskPtr::Inline(offset)) => format!("{SLED_DIR}/db at byte {offset}"),
+        Some(sled::DiskPtr::Blob(offset, lsn)) => format!(
+            "the blob file {SLED_DIR}/blobs/{lsn} (referenced from {SLED_DIR}/db at byte {offset})"
+        ),
+        None => format!("{SLED_DIR}/db or its snapshot files ({SLED_DIR}/snap.*)"),
+    }
+}
+
+/// Refuses, before sled opens it, a directory that is not a store or lacks one of its files:
+/// sled would make a missing `db` afresh (an empty log), and a missing `conf` or `blobs`.
+fn check_files(dir: &Path) -> Result<(), OpenError> {
+    let sled_dir = dir.join(SLED_DIR);
+    let exists = |p: &Path| -> Result<bool, OpenError> {
+        match std::fs::symlink_metadata(p) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_err(p, e)),
+        }
+    };
+    if !exists(&sled_dir)? {
+        return Err(OpenError::NotFound(dir.to_path_buf()));
+    }
+    if !sled_dir.is_dir() || (!exists(&sled_dir.join("db"))? && !exists(&dir.join(KEY_FILE))?) {
+        return Err(OpenError::Invalid(format!(
+            "{} is not a taizhang store (it has a {SLED_DIR} entry, but no {SLED_DIR}/db and no \
+             {KEY_FILE}): check --data",
+            dir.display()
+        )));
+    }
+    if !exists(&dir.join(KEY_FILE))? {
+        return Err(OpenError::Damaged {
+            path: dir.to_path_buf(),
+            reason: format!(
+                "{KEY_FILE} is missing: restore it from this store's backup (checkpoints are \
+                 signed with it, and a new key would not match the store's verifier key)"
+            ),
+        });
+    }
+    let mut missing = Vec::new();
+    for name in ["db", "conf", "blobs"] {
+        if !exists(&sled_dir.join(name))? {
+            missing.push(format!("{SLED_DIR}/{name}"));
+        }
+    }
+    if !missing.is_empty() {
+        return Err(OpenError::Damaged {
+            path: dir.to_path_buf(),
+            reason: format!(
+                "{} missing: the store's files are incomplete (a partial copy or restore?)",
+                if missing.len() == 1 {
+                    format!("{} is", missing[0])
+                } else {
+                    format!("{} are", missing.join(", "))
+                }
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// A failed write or sync, as the operator should read it: what failed, the OS's words, and
+/// what to do.
+fn storage_failure(what: &str, e: &std::io::Error) -> String {
+    let (shown, advice) = os_error_text(e);
+    let advice = advice.unwrap_or(
+        "Check the disk (the kernel log), then reopen the store, which checks what survived, \
+         and run `taizhang verify`",
+    );
+    format!("{what}: {shown}. {advice}")
+}
+
+/// An IO error's text, and what to do about it when the error says (a full disk, a file size
+/// limit, a failing disk).
+fn os_error_text(e: &std::io::Error) -> (String, Option<&'static str>) {
+    use std::io::ErrorKind;
+    // sled clones the error of a failed background write as `io::Error::new(kind, "Os {
+    // code: 28, .. }")`, which keeps the kind but not the OS error: recover it for the text.
+    let os = e.raw_os_error().or_else(|| {
+        let text = e.to_string();
+        let code = text.split("code: ").nth(1)?;
+        code.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    });
+    let shown = match os {
+        Some(code) => std::io::Error::from_raw_os_error(code).to_string(),
+        None => e.to_string(),
+    };
+    let advice = match (os, e.kind()) {
+        (Some(libc::ENOSPC | libc::EDQUOT), _)
+        | (_, ErrorKind::StorageFull | ErrorKind::QuotaExceeded) => Some(
+            "The disk is full: free space on it, then reopen the store (restart the server, or \
+             run the command again)",
+        ),
+        (Some(libc::EFBIG), _) | (_, ErrorKind::FileTooLarge) => Some(
+            "A file of the store reached the largest size allowed (`ulimit -f`, or the file \
+             system's limit): raise the limit or free space, then reopen the store (restart the \
+             server, or run the command again)",
+        ),
+        (Some(libc::EIO), _) => Some(
+            "Check the disk (the kernel log), then reopen the store, which checks what \
+             survived, and run `taizhang verify`",
+        ),
+        _ => None,
+    };
+    (shown, advice)
 }
 
 impl Drop for SledLog {
@@ -485,8 +772,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Reads the tree's nodes from the store: leaves from the records, inner nodes from `N` keys.
-pub(crate) struct TreeSource<'a> {
-    pub tree: &'a sled::Tree,
+struct TreeSource<'a> {
+    tree: &'a sled::Tree,
+    reads: &'a Reads,
 }
 
 impl NodeSource for TreeSource<'_> {
@@ -496,9 +784,9 @@ impl NodeSource for TreeSource<'_> {
             let v = self
                 .tree
                 .get(keys::log(index))
-                .map_err(|e| ReadError::Io(e.to_string()))?
+                .map_err(|e| self.reads.err(Some(index), e))?
                 .ok_or(ReadError::Missing { position: index })?;
-            return record::leaf_of(&v)
+            return record::leaf_of(&self.reads.bytes(index, &v))
                 .map(|h| h.0)
                 .map_err(|e| ReadError::Corrupt {
                     position: index,
@@ -508,7 +796,7 @@ impl NodeSource for TreeSource<'_> {
         let v = self
             .tree
             .get(keys::node(level, index))
-            .map_err(|e| ReadError::Io(e.to_string()))?
+            .map_err(|e| self.reads.err(Some(index << level), e))?
             .ok_or_else(|| ReadError::Corrupt {
                 position: index << level,
                 reason: format!("tree node level {level} index {index} is missing"),
@@ -558,6 +846,7 @@ impl Log for SledLog {
         let end = to.min(self.size()).max(from);
         Box::new(LogIter {
             inner: self.tree.range(keys::log(from)..keys::log(end)),
+            reads: self.reads.clone(),
             expected: from,
             end,
             done: false,
@@ -577,7 +866,7 @@ impl Log for SledLog {
             keys::stream(stream, from_version)..keys::stream_prefix(&format!("{stream}\u{1}")),
         );
         for (version, item) in (from_version..).zip(range) {
-            let (k, v) = item.map_err(|e| ReadError::Io(e.to_string()))?;
+            let (k, v) = item.map_err(|e| self.reads.err(None, e))?;
             let position = keys::u64_value(&v).ok_or_else(|| {
                 ReadError::Io(format!("malformed stream index value under {k:?}"))
             })?;
@@ -597,7 +886,7 @@ impl Log for SledLog {
         let size = self.size();
         let mut n = 0;
         for item in self.tree.scan_prefix(keys::stream_prefix(stream)).rev() {
-            let (_, v) = item.map_err(|e| ReadError::Io(e.to_string()))?;
+            let (_, v) = item.map_err(|e| self.reads.err(None, e))?;
             let position = keys::u64_value(&v)
                 .ok_or_else(|| ReadError::Io("malformed stream index value".into()))?;
             if position < size {
@@ -612,7 +901,7 @@ impl Log for SledLog {
         let Some(v) = self
             .tree
             .get(keys::id(&id.0))
-            .map_err(|e| ReadError::Io(e.to_string()))?
+            .map_err(|e| self.reads.err(None, e))?
         else {
             return Ok(None);
         };
@@ -641,7 +930,7 @@ impl Log for SledLog {
         if size == 0 {
             return Ok(merkle::empty_root());
         }
-        Ok(merkle::root_at(&TreeSource { tree: &self.tree }, size)?)
+        Ok(merkle::root_at(&self.tree_source(), size)?)
     }
 
     fn inclusion_proof(
@@ -652,7 +941,7 @@ impl Log for SledLog {
         if leaf_index >= tree_size || tree_size > self.size() {
             return Err(ProofError::Range(format!("an inclusion proof needs 0 <= index < size <= {}, got index {leaf_index} size {tree_size}", self.size())));
         }
-        merkle::InclusionProof::from_source(&TreeSource { tree: &self.tree }, leaf_index, tree_size)
+        merkle::InclusionProof::from_source(&self.tree_source(), leaf_index, tree_size)
             .map_err(tree_err)
     }
 
@@ -667,8 +956,7 @@ impl Log for SledLog {
                 self.size()
             )));
         }
-        merkle::ConsistencyProof::from_source(&TreeSource { tree: &self.tree }, first, second)
-            .map_err(tree_err)
+        merkle::ConsistencyProof::from_source(&self.tree_source(), first, second).map_err(tree_err)
     }
 
     fn sign_checkpoint(&self) -> Result<String, ProofError> {
@@ -723,7 +1011,7 @@ impl Log for SledLog {
             .tree
             .range(keys::retraction(0)..keys::retraction(size.min(self.size())))
         {
-            let (k, _) = item.map_err(|e| ReadError::Io(e.to_string()))?;
+            let (k, _) = item.map_err(|e| self.reads.err(None, e))?;
             let position = keys::u64_value(&k[1..])
                 .ok_or_else(|| ReadError::Io("malformed retraction index entry".into()))?;
             let ev = self.read_record(position)?.event;
@@ -740,7 +1028,7 @@ impl Log for SledLog {
 
     fn derived_digest(&self, size: u64) -> Result<DerivedDigest, ReadError> {
         let mut d = DerivedDigest::default();
-        let io = |e: sled::Error| ReadError::Io(e.to_string());
+        let io = |e: sled::Error| self.reads.err(None, e);
         let malformed = |what: &str| ReadError::Io(format!("malformed {what} entry"));
         for item in self.tree.scan_prefix([keys::ID]) {
             let (k, v) = item.map_err(io)?;
@@ -783,13 +1071,13 @@ impl Log for SledLog {
     }
 
     fn node(&self, level: u8, index: u64) -> Result<Hash, ReadError> {
-        TreeSource { tree: &self.tree }.node(level, index)
+        self.tree_source().node(level, index)
     }
 
     fn checkpoints(&self) -> Result<Vec<(u64, String)>, ReadError> {
         let mut out = Vec::new();
         for item in self.tree.scan_prefix([keys::CHECKPOINT]) {
-            let (k, v) = item.map_err(|e| ReadError::Io(e.to_string()))?;
+            let (k, v) = item.map_err(|e| self.reads.err(None, e))?;
             let size = keys::u64_value(&k[1..])
                 .ok_or_else(|| ReadError::Io("malformed checkpoint key".into()))?;
             if size + 1 > self.checkpoint_durable.load(Ordering::Acquire) {
@@ -838,11 +1126,18 @@ struct Writer {
     key: SigningKey,
     origin: String,
     last_checkpoint: Option<(u64, Hash)>,
-    /// Set once a write or sync failed: nothing more is accepted.
+    /// Set once a write or sync failed (what failed, and what to do): nothing more is
+    /// accepted, written or synced.
     failed: Option<String>,
     observers: Arc<Observers>,
     /// Shared with readers; extended after each commit.
     villages: VillageIndex,
+    /// The acknowledged size kept outside sled, recorded after each commit.
+    ack: Acknowledged,
+    /// Faults injected under the store (tests only).
+    faults: Option<Arc<Faults>>,
+    /// Shared with readers, who are told why the writer stopped.
+    reads: Reads,
 }
 
 /// Where the writer answers one append.
@@ -912,7 +1207,11 @@ impl Writer {
             }
             self.commit(&mut pending);
         }
-        // Channel closed: everything accepted was committed above.
+        // Channel closed: everything accepted was committed above. The acknowledged size
+        // becomes durable (not after a failure: nothing is synced then).
+        if self.failed.is_none() {
+            let _ = self.ack.sync();
+        }
     }
 
     /// Checks one batch and stages it into the group. On error nothing of it is staged.
@@ -967,7 +1266,7 @@ impl Writer {
                         Some(r) => Some(r.clone()),
                         None => self
                             .committed_event(id)
-                            .map_err(|e| AppendError::Io(e.to_string()))?,
+                            .map_err(|e| AppendError::Unreadable(e.to_string()))?,
                     };
                     if let Some(prev) = existing {
                         if prev.occurred_on == ev.occurred_on && prev.payload == ev.payload {
@@ -1126,21 +1425,44 @@ impl Writer {
         let Some(v) = self
             .tree
             .get(keys::id(&id.0))
-            .map_err(|e| ReadError::Io(e.to_string()))?
+            .map_err(|e| self.reads.err(None, e))?
         else {
             return Ok(None);
         };
         let position =
             keys::u64_value(&v).ok_or_else(|| ReadError::Io("malformed id index value".into()))?;
-        let bytes = self
-            .tree
-            .get(keys::log(position))
-            .map_err(|e| ReadError::Io(e.to_string()))?
-            .ok_or(ReadError::Missing { position })?;
-        Ok(Some(decode_at(position, &bytes)?.event))
+        Ok(Some(read_record(&self.tree, &self.reads, position)?.event))
+    }
+
+    /// Stops accepting appends for good, and tells readers why.
+    fn stop(&mut self, cause: String) {
+        let _ = self.reads.stopped.set(cause.clone());
+        self.failed = Some(cause);
+    }
+
+    /// Writes what sled holds and makes it durable: sled's `flush()` (its `pwrite`s), then the
+    /// `fdatasync`s (see `sync`). On error, says what failed and what to do (the writer then
+    /// stops: nothing is retried, see `commit`).
+    fn write_and_sync(&mut self) -> Result<(), String> {
+        const WRITE: &str = "writing sled/db";
+        if let Some(f) = &self.faults {
+            f.on_write().map_err(|e| storage_failure(WRITE, &e))?;
+        }
+        self.db
+            .flush()
+            .map_err(|e| storage_failure(WRITE, &e.into()))?;
+        self.syncer.sync().map_err(|e| {
+            storage_failure("making the write durable (fdatasync of sled's files)", &e)
+        })
     }
 
     /// Writes and syncs the group, then publishes it and answers the appenders.
+    ///
+    /// A failed write or sync stops the writer for good (`failed`), and nothing is retried:
+    /// after a failed `fsync` the kernel may have dropped the dirty pages and marked them
+    /// clean, so a later `fsync` that succeeds proves nothing about them, and the validation
+    /// state is ahead of the disk. Only reopening the store tells what survived. Readers
+    /// never see the failed group: the published size does not move.
     fn commit(&mut self, pending: &mut Pending) {
         let p = std::mem::take(pending);
         if p.events > 0 {
@@ -1148,16 +1470,24 @@ impl Writer {
             let result = self
                 .tree
                 .apply_batch(p.batch)
-                .map_err(|e| e.to_string())
-                .and_then(|_| self.db.flush().map(|_| ()).map_err(|e| e.to_string()))
-                .and_then(|_| self.syncer.sync().map_err(|e| format!("fdatasync: {e}")));
+                .map_err(|e| storage_failure("writing sled/db", &e.into()))
+                .and_then(|_| self.write_and_sync());
             if let Err(e) = result {
-                self.failed = Some(e.clone());
+                self.stop(e.clone());
                 let refused = p.refusals.into_iter().map(|(reply, _)| reply);
                 for reply in p.replies.into_iter().map(|(reply, _)| reply).chain(refused) {
                     let _ = reply.send(Err(AppendError::Io(e.clone())));
                 }
                 return;
+            }
+            // Durable: the acknowledged size may now say so (see `acknowledged`).
+            if let Err(e) = self.ack.record(self.next) {
+                // The group is durable and is acknowledged below; the store stops after it,
+                // since its truncation check would no longer be kept.
+                self.stop(storage_failure(
+                    &format!("writing {}", acknowledged::FILE),
+                    &e,
+                ));
             }
             {
                 // Published before the size, so a reader never sees a size its index lacks.
@@ -1229,7 +1559,9 @@ impl Writer {
     /// Signs a checkpoint of the durable size, consistent with the last one signed.
     fn checkpoint(&mut self) -> Result<String, ProofError> {
         if let Some(f) = &self.failed {
-            return Err(ProofError::Io(f.clone()));
+            return Err(ProofError::Io(format!(
+                "the store accepts no more appends or checkpoints since a write failed: {f}"
+            )));
         }
         let size = self.durable.load(Ordering::Acquire);
         debug_assert_eq!(
@@ -1253,7 +1585,10 @@ impl Writer {
                     .ok_or_else(|| ProofError::Io(format!("checkpoint {size} vanished")));
             }
             if last_size > 0 {
-                let src = TreeSource { tree: &self.tree };
+                let src = TreeSource {
+                    tree: &self.tree,
+                    reads: &self.reads,
+                };
                 let path = merkle::consistency_proof(&src, last_size, size).map_err(tree_err)?;
                 merkle::verify_consistency(last_size, size, &last_root, &root, &path).map_err(
                     |e| {
@@ -1267,17 +1602,17 @@ impl Writer {
         let note = Checkpoint::new(&self.origin, size, root)
             .map_err(|e| ProofError::Inconsistent(e.to_string()))?
             .sign(&self.key);
-        self.tree
-            .insert(keys::checkpoint(size), note.as_bytes())
-            .map_err(|e| ProofError::Io(e.to_string()))?;
         if let Err(e) = self
-            .db
-            .flush()
-            .map_err(|e| e.to_string())
-            .and_then(|_| self.syncer.sync().map_err(|e| e.to_string()))
+            .tree
+            .insert(keys::checkpoint(size), note.as_bytes())
+            .map_err(|e| storage_failure("writing sled/db", &e.into()))
+            .and_then(|_| self.write_and_sync())
         {
-            self.failed = Some(e.clone());
-            return Err(ProofError::Io(e));
+            self.stop(e.clone());
+            return Err(ProofError::Io(format!(
+                "the checkpoint could not be made durable, and the store accepts no more \
+                 appends: {e}"
+            )));
         }
         self.last_checkpoint = Some((size, root));
         self.checkpoint_durable.store(size + 1, Ordering::Release);
@@ -1289,6 +1624,7 @@ impl Writer {
 /// (also at the end of the range, where sled would simply stop early).
 struct LogIter {
     inner: sled::Iter,
+    reads: Reads,
     expected: u64,
     end: u64,
     done: bool,
@@ -1304,9 +1640,9 @@ impl Iterator for LogIter {
             None => Err(ReadError::Missing {
                 position: self.expected,
             }),
-            Some(Err(e)) => Err(ReadError::Io(e.to_string())),
+            Some(Err(e)) => Err(self.reads.err(Some(self.expected), e)),
             Some(Ok((k, v))) => match keys::position_of_log_key(&k) {
-                Some(p) if p == self.expected => decode_at(p, &v),
+                Some(p) if p == self.expected => decode_at(p, &self.reads.bytes(p, &v)),
                 Some(_) => Err(ReadError::Missing {
                     position: self.expected,
                 }),

@@ -13,23 +13,29 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::faults::Faults;
 
 /// Syncs what sled wrote in one directory.
 pub struct Syncer {
     db_file: File,
     blobs_dir: PathBuf,
     synced_blobs: HashSet<OsString>,
+    /// Faults injected in place of the sync (tests only).
+    faults: Option<Arc<Faults>>,
 }
 
 impl Syncer {
     /// Opens sled's files under `sled_dir` (after sled opened it).
-    pub fn new(sled_dir: &Path) -> io::Result<Syncer> {
+    pub fn new(sled_dir: &Path, faults: Option<Arc<Faults>>) -> io::Result<Syncer> {
         let db_file = File::open(sled_dir.join("db"))?;
         let blobs_dir = sled_dir.join("blobs");
         let mut s = Syncer {
             db_file,
             blobs_dir,
             synced_blobs: HashSet::new(),
+            faults,
         };
         // Whatever is there at open was written before: sync it once.
         s.sync_blobs()?;
@@ -39,6 +45,9 @@ impl Syncer {
 
     /// Makes everything sled has flushed durable.
     pub fn sync(&mut self) -> io::Result<()> {
+        if let Some(f) = &self.faults {
+            f.on_sync()?;
+        }
         self.db_file.sync_data()?;
         self.sync_blobs()
     }
