@@ -326,12 +326,14 @@ impl SledLog {
                     hex::encode(&v)
                 ))
             })?,
-            // sled found a log without the store's metadata: an empty one (sled makes a new
-            // `db` where none is), or one whose beginning is gone.
+            // sled recovered a log without the store's metadata: an empty one (sled makes a
+            // new `db` where none is), or a damaged one from which sled recovered nothing of
+            // ours (a truncated `db` can lose the pages sled's snapshot points to).
             None => {
                 return Err(damaged(format!(
-                    "{SLED_DIR}/db holds no store metadata (not even its format version): it is \
-                     not this store's log, or its beginning is lost"
+                    "sled recovered none of the store's data from {SLED_DIR}/db (not even its \
+                     format version): the file is truncated or overwritten, or is not this \
+                     store's log"
                 )))
             }
         };
