@@ -434,6 +434,8 @@ fn run_test() {
         t.kills_mid_checkpoint, t.villages_compared, t.probes,
     );
     // A run that acknowledged little, or never killed inside a seal or a signature, proved little.
+    // Seals get rarer as the log grows (each folds the whole log while the recorders wait): 25
+    // in the 200 rounds recorded in docs/reliability.md, 7 to 21 in 50.
     assert!(
         t.batches_acked >= rounds,
         "the children acknowledged too few batches ({})",
@@ -445,7 +447,7 @@ fn run_test() {
         t.checkpoints_acked
     );
     assert!(
-        t.seals_acked >= rounds / 10,
+        t.seals_acked >= rounds / 20,
         "too few seals acknowledged ({})",
         t.seals_acked
     );
