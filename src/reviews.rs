@@ -229,26 +229,7 @@ pub fn seal(
     let review_id = Id::new(review_id).map_err(|e| anyhow!("review id: {e}"))?;
     for _ in 0..SEAL_ATTEMPTS_MAX {
         let size = log.size();
-        let result = compute(log, size, start, end, None)?;
-        let occurred_on = recorded_at
-            .unwrap_or_else(crate::store::system_now)
-            .cst_date();
-        let payload = ReviewSealed {
-            review_id: review_id.clone(),
-            period_start: start,
-            period_end: end,
-            tree_size: size,
-            root: Sha256::parse_hex(&result.root).map_err(|e| anyhow!("root: {e}"))?,
-            policy_sha256: Sha256::parse_hex(&result.policy_sha256)
-                .map_err(|e| anyhow!("policy_sha256: {e}"))?,
-            result_sha256: result.result_sha256(),
-        };
-        let event = ProposedEvent {
-            occurred_on,
-            payload: Payload::ReviewSealed(payload),
-            event_id: None,
-            expected_version: Some(0),
-        };
+        let (result, event) = seal_event(log, size, &review_id, start, end, recorded_at)?;
         match log.seal(size, event, actor, recorded_at) {
             Ok(receipt) => return Ok((result, receipt)),
             Err(SealError::Moved { .. }) => continue,
@@ -256,6 +237,40 @@ pub fn seal(
         }
     }
     bail!("the log kept growing while review {review_id} was computed ({SEAL_ATTEMPTS_MAX} attempts); try again when appends are quieter")
+}
+
+/// One attempt of [`seal`]: the review of `[start, end]` over the first `size` events and the
+/// `ReviewSealed` that seals it, to hand to [`Log::seal`] with `size` (which answers
+/// [`SealError::Moved`] if the log grew meanwhile).
+pub fn seal_event(
+    log: &dyn Log,
+    size: u64,
+    review_id: &Id,
+    start: Date,
+    end: Date,
+    recorded_at: Option<Timestamp>,
+) -> Result<(ReviewResult, ProposedEvent)> {
+    let result = compute(log, size, start, end, None)?;
+    let occurred_on = recorded_at
+        .unwrap_or_else(crate::store::system_now)
+        .cst_date();
+    let payload = ReviewSealed {
+        review_id: review_id.clone(),
+        period_start: start,
+        period_end: end,
+        tree_size: size,
+        root: Sha256::parse_hex(&result.root).map_err(|e| anyhow!("root: {e}"))?,
+        policy_sha256: Sha256::parse_hex(&result.policy_sha256)
+            .map_err(|e| anyhow!("policy_sha256: {e}"))?,
+        result_sha256: result.result_sha256(),
+    };
+    let event = ProposedEvent {
+        occurred_on,
+        payload: Payload::ReviewSealed(payload),
+        event_id: None,
+        expected_version: Some(0),
+    };
+    Ok((result, event))
 }
 
 /// The `ReviewSealed` event of a review id.
