@@ -20,7 +20,7 @@ use crate::checkpoint::{self, VerifierKey};
 use crate::merkle::{self, ConsistencyProof, Hash, InclusionProof};
 use crate::ops::{self, Verified};
 use crate::store::{
-    AppendError, Appended, Log, ProofError, ReadError, SealError, SealReceipt, Source,
+    AppendError, AppendHold, Appended, Log, ProofError, ReadError, SealError, SealReceipt, Source,
 };
 
 /// Events asked for in one page.
@@ -522,6 +522,12 @@ impl Log for RemoteLog {
                 })
             })
             .map_err(proof_error)
+    }
+
+    fn hold_appends(&self) -> Result<AppendHold<'_>, AppendError> {
+        Err(AppendError::Remote(
+            "a server holds its own appends, while it seals a review (POST /v1/reviews)".into(),
+        ))
     }
 
     fn seal(

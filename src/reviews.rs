@@ -227,16 +227,28 @@ pub fn seal(
     recorded_at: Option<Timestamp>,
 ) -> Result<(ReviewResult, SealReceipt)> {
     let review_id = Id::new(review_id).map_err(|e| anyhow!("review id: {e}"))?;
-    for _ in 0..SEAL_ATTEMPTS_MAX {
+    for attempt in 0..SEAL_ATTEMPTS_MAX {
+        // The first attempt lets appends go on. On a busy log they nearly always move it while
+        // the review is computed (a fold of the whole log), so later attempts hold appends:
+        // those in flight are answered, new ones wait for the seal (docs/choices.md, "Seals").
+        let _hold = if attempt == 0 {
+            None
+        } else {
+            Some(
+                log.hold_appends()
+                    .with_context(|| format!("sealing review {review_id}"))?,
+            )
+        };
         let size = log.size();
         let (result, event) = seal_event(log, size, &review_id, start, end, recorded_at)?;
         match log.seal(size, event, actor, recorded_at) {
             Ok(receipt) => return Ok((result, receipt)),
+            // Appends (first attempt) or another seal moved the log.
             Err(SealError::Moved { .. }) => continue,
             Err(e) => return Err(e).with_context(|| format!("sealing review {review_id}")),
         }
     }
-    bail!("the log kept growing while review {review_id} was computed ({SEAL_ATTEMPTS_MAX} attempts); try again when appends are quieter")
+    bail!("other reviews kept being sealed while review {review_id} was computed ({SEAL_ATTEMPTS_MAX} attempts); try again")
 }
 
 /// One attempt of [`seal`]: the review of `[start, end]` over the first `size` events and the

@@ -227,6 +227,18 @@ pub enum ProofError {
     Remote(String),
 }
 
+/// While alive, the log takes no new appends ([`Log::hold_appends`]).
+pub struct AppendHold<'a> {
+    _guard: std::sync::RwLockWriteGuard<'a, ()>,
+}
+
+impl<'a> AppendHold<'a> {
+    /// Wraps the guard of the lock appends hold shared.
+    pub fn new(guard: std::sync::RwLockWriteGuard<'a, ()>) -> AppendHold<'a> {
+        AppendHold { _guard: guard }
+    }
+}
+
 /// What sealing a review wrote: the `ReviewSealed` event and the checkpoints around it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealReceipt {
@@ -376,6 +388,12 @@ pub trait Log: Send + Sync {
     ) -> Result<crate::merkle::ConsistencyProof, ProofError>;
     /// Signs (or returns the already signed) checkpoint of the current size.
     fn sign_checkpoint(&self) -> Result<String, ProofError>;
+    /// Holds appends until the returned guard is dropped: appends already handed over are
+    /// answered first, and new ones wait (they are not refused). Checkpoints and seals go on.
+    /// Review sealing holds appends while it computes the review, so that a busy log still
+    /// has the size the review was computed over when the seal reaches the writer.
+    /// Appending from the thread that holds the guard would wait for ever.
+    fn hold_appends(&self) -> Result<AppendHold<'_>, AppendError>;
     /// Appends the log's own `ReviewSealed` at position `expected_size` (the size the review
     /// was computed over), with a checkpoint signed at that size just before it and one
     /// including it just after, nothing else in between.

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -25,8 +25,9 @@ use super::keys;
 use super::stats::Observers;
 use super::sync::{sync_dir, Syncer};
 use super::{
-    AppendError, Appended, DerivedDigest, Log, OpenError, ProofError, ReadError, SealError,
-    SealReceipt, Source, BATCH_EVENTS_MAX, GROUP_EVENTS_MAX, READ_EVENTS_MAX, STORE_FORMAT_CURRENT,
+    AppendError, AppendHold, Appended, DerivedDigest, Log, OpenError, ProofError, ReadError,
+    SealError, SealReceipt, Source, BATCH_EVENTS_MAX, GROUP_EVENTS_MAX, READ_EVENTS_MAX,
+    STORE_FORMAT_CURRENT,
 };
 use crate::checkpoint::{Checkpoint, SigningKey};
 use crate::merkle::{self, Frontier, Hash, NodeSource};
@@ -98,6 +99,8 @@ pub struct SledLog {
     observers: Arc<Observers>,
     /// What reads consult: faults injected (tests), and whether the writer stopped.
     reads: Reads,
+    /// Appends hold it shared from hand-over to answer; [`Log::hold_appends`] holds it alone.
+    append_gate: RwLock<()>,
 }
 
 /// What every read of records consults: the faults injected under the store (tests only, see
@@ -554,6 +557,7 @@ impl SledLog {
             verifier: verifier_key,
             observers,
             reads,
+            append_gate: RwLock::new(()),
         })
     }
 
@@ -823,6 +827,9 @@ impl Log for SledLog {
                 events: batch.len(),
             });
         }
+        // Shared with every other append; a hold waits for this one to be answered. The lock
+        // guards no data, so a holder that panicked leaves nothing to distrust.
+        let _gate = self.append_gate.read().unwrap_or_else(|e| e.into_inner());
         let (reply, rx) = crossbeam_channel::bounded(1);
         if !self.send(Job::Append {
             events: batch,
@@ -990,6 +997,13 @@ impl Log for SledLog {
         }
         rx.recv()
             .unwrap_or(Err(SealError::Append(AppendError::Closed)))
+    }
+
+    fn hold_appends(&self) -> Result<AppendHold<'_>, AppendError> {
+        // std's RwLock on Linux lets no new reader in while a writer waits: a steady stream
+        // of appends cannot starve the hold.
+        let guard = self.append_gate.write().unwrap_or_else(|e| e.into_inner());
+        Ok(AppendHold::new(guard))
     }
 
     fn village_positions(&self, village: &str, size: u64) -> Result<Option<Vec<u64>>, ReadError> {

@@ -5,7 +5,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use events::{Date, Id};
@@ -25,8 +25,8 @@ pub const PERIODS: [(&str, &str); 4] = [
     ("2016-04-01", "2016-09-30"),
 ];
 
-/// Seal attempts made while the recorders append freely; then the committee asks for a quiet
-/// moment (see `sealer`).
+/// Seal attempts made while the recorders append freely; then the committee holds appends, as
+/// `reviews::seal` does (see `sealer`).
 pub const SEAL_ATTEMPTS_UNDER_LOAD: u32 = 1;
 
 /// What the parent tells the child, through the environment.
@@ -64,9 +64,6 @@ pub fn run(spec: Spec) {
     let log = Arc::new(SledLog::open(&spec.dir).expect("the child opens the store"));
     let report = Report(Arc::new(Mutex::new(std::io::stdout())));
     report.line(json!({"t": "ready", "size": log.size()}));
-    // Recorders hold it shared around each append; the committee holds it alone for a quiet
-    // moment to seal in.
-    let desk = Arc::new(RwLock::new(()));
     retry(&log, &report, &spec.retries_file);
     let villages: Vec<String> = std::fs::read_to_string(&spec.villages_file)
         .expect("the demo villages file")
@@ -75,12 +72,12 @@ pub fn run(spec: Spec) {
         .collect();
     let mut threads = Vec::new();
     for w in 0..WRITERS {
-        let (log, report, desk) = (log.clone(), report.clone(), desk.clone());
+        let (log, report) = (log.clone(), report.clone());
         let mine: Vec<String> = villages.iter().skip(w).step_by(WRITERS).cloned().collect();
         let rng = Rng::new(spec.seed ^ (w as u64 + 1).wrapping_mul(0x51_7cc1_b727_220a));
         let round = spec.round;
         threads.push(std::thread::spawn(move || {
-            writer(&log, &report, &desk, round, w, rng, mine)
+            writer(&log, &report, round, w, rng, mine)
         }));
     }
     {
@@ -89,11 +86,9 @@ pub fn run(spec: Spec) {
         threads.push(std::thread::spawn(move || checkpointer(&log, &report, rng)));
     }
     {
-        let (log, report, desk) = (log.clone(), report.clone(), desk.clone());
+        let (log, report) = (log.clone(), report.clone());
         let round = spec.round;
-        threads.push(std::thread::spawn(move || {
-            sealer(&log, &report, &desk, round)
-        }));
+        threads.push(std::thread::spawn(move || sealer(&log, &report, round)));
     }
     for t in threads {
         t.join().expect("a child thread panicked");
@@ -149,19 +144,10 @@ fn answers(appended: &[taizhang::store::Appended]) -> Vec<Value> {
 
 /// A recorder: batches of varied sizes, one after another, each built on the acknowledged
 /// state of the ones before.
-fn writer(
-    log: &SledLog,
-    report: &Report,
-    desk: &RwLock<()>,
-    round: u64,
-    w: usize,
-    mut rng: Rng,
-    mine: Vec<String>,
-) {
+fn writer(log: &SledLog, report: &Report, round: u64, w: usize, mut rng: Rng, mine: Vec<String>) {
     let mut books = Books::new(round, w, mine);
     let actor = format!("recorder-{w}");
     for n in 0u64.. {
-        let _turn = desk.read().expect("desk lock");
         let mut next = books.clone();
         let (batch, lines) = next.next_batch(&mut rng, log);
         let ids: Vec<String> = batch
@@ -203,11 +189,10 @@ fn checkpointer(log: &SledLog, report: &Report, mut rng: Rng) {
 /// stands, then handed to the log's writer, which refuses it if the log moved meanwhile (then it
 /// is computed again), as `reviews::seal` does. With six recorders appending without pause the
 /// log nearly always moves while a review is computed (the totals count how often), so after
-/// `SEAL_ATTEMPTS_UNDER_LOAD` attempts the committee does what `reviews::seal`'s error advises
-/// and waits for a quiet moment: it takes the desk, which the recorders hold around each
-/// append, so the appends in flight finish and no new one starts until the seal is answered.
-/// Checkpoints are still signed meanwhile.
-fn sealer(log: &SledLog, report: &Report, desk: &RwLock<()>, round: u64) {
+/// `SEAL_ATTEMPTS_UNDER_LOAD` attempts the committee does what `reviews::seal` does and holds
+/// appends (`Log::hold_appends`): the appends in flight are answered and no new one starts
+/// until the seal is answered. Checkpoints are still signed meanwhile.
+fn sealer(log: &SledLog, report: &Report, round: u64) {
     for k in 0u64.. {
         let review = format!("crash-{round}-{k}");
         let review_id = Id::new(&review).expect("a valid review id");
@@ -218,7 +203,7 @@ fn sealer(log: &SledLog, report: &Report, desk: &RwLock<()>, round: u64) {
         let mut quiet = None;
         for attempt in 1.. {
             if attempt > SEAL_ATTEMPTS_UNDER_LOAD && quiet.is_none() {
-                quiet = Some(desk.write().expect("desk lock"));
+                quiet = Some(log.hold_appends().expect("appends held"));
                 report.line(json!({"t": "seal-quiet", "k": k}));
             }
             let size = log.size();

@@ -14,11 +14,12 @@
 //! - before them, a client retrying with the same event ids every batch an earlier child tried
 //!   and got no answer for;
 //! - an auditor signing a checkpoint every few milliseconds;
-//! - a committee sealing reviews of four periods one after another (`reviews::seal_event`, then
-//!   `Log::seal`). Under this load the log always moves while a review is computed, so after
-//!   one attempt the committee waits for a quiet moment, as `reviews::seal`'s error advises:
-//!   it holds the recorders' next appends (those in flight finish) until its seal is answered;
-//!   checkpoints go on being signed (`child.rs`, `sealer`).
+//! - a committee sealing reviews of four periods one after another as `reviews::seal` does
+//!   (`reviews::seal_event`, then `Log::seal`, reporting each step). Under this load the log
+//!   always moves while a review is computed, so after one attempt the committee holds appends
+//!   (`Log::hold_appends`, a "quiet moment": those in flight are answered, the recorders' next
+//!   ones wait) until its seal is answered; checkpoints go on being signed (`child.rs`,
+//!   `sealer`).
 //!
 //! The child prints every attempt before making it and every answer after, a JSON object a line.
 //! The parent kills it with SIGKILL at a moment chosen from the seed: 0–250 ms after starting it
