@@ -108,7 +108,7 @@ pub fn ledgers(log: &dyn Log, size: u64) -> Result<Ledgers> {
 }
 
 /// The ledgers of one village as of the first `size` events, read from that village's events
-/// alone (and the log's retractions): what the full ledgers show for the village, at the cost
+/// alone (retractions of them included): what the full ledgers show for the village, at the cost
 /// of its own events. Calendar statuses are judged on the same default reference date as the
 /// full ledgers (the last event of the prefix), returned beside.
 pub fn village_ledgers(log: &dyn Log, size: u64, village: &str) -> Result<(Ledgers, Option<Date>)> {
@@ -119,13 +119,19 @@ pub fn village_ledgers(log: &dyn Log, size: u64, village: &str) -> Result<(Ledge
         let reference = ledgers.default_reference_date();
         return Ok((ledgers, reference));
     };
-    let mut ledgers = Ledgers::new(retractions(log, size)?);
+    let mut events = Vec::with_capacity(positions.len());
     for position in positions {
         let rec = log
             .read(position, position + 1)
             .next()
             .ok_or_else(|| anyhow!("record {position} is missing"))??;
-        let _ = ledgers.apply(&rec.event);
+        events.push(rec.event);
+    }
+    // The village's positions hold every retraction of its events (`Log::village_positions`),
+    // and no other retraction changes its ledgers: the first pass needs no other record.
+    let mut ledgers = Ledgers::new(Retractions::collect(&events));
+    for e in &events {
+        let _ = ledgers.apply(e);
     }
     let reference = match size {
         0 => None,
