@@ -338,6 +338,112 @@ fn a_failed_checkpoint_write_stops_the_writer_and_loses_no_checkpoint() {
     );
 }
 
+/// The `ReviewSealed` events in the log, with their positions.
+fn seals(log: &SledLog) -> Vec<(u64, events::payload::ReviewSealed)> {
+    log.read(0, log.size())
+        .map(|r| r.unwrap().event)
+        .filter_map(|e| match e.payload {
+            events::Payload::ReviewSealed(p) => Some((e.position, p)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A seal writes three things, each made durable before the next: a checkpoint at the reviewed
+/// size N, the `ReviewSealed` at position N, a checkpoint at N + 1. A failed sync at each step:
+/// the seal is not acknowledged as whole, the store stops, and after reopening a seal that is
+/// there rebuilds to its hash, and the log verifies.
+#[test]
+fn a_failed_sync_while_sealing_a_review_leaves_the_seal_whole_or_absent() {
+    let period: (events::Date, events::Date) =
+        ("2016-01-01".parse().unwrap(), "2016-12-31".parse().unwrap());
+    for step in 0..3u64 {
+        let what = format!("seal-step-{step}");
+        let tmp = tempfile::tempdir().unwrap();
+        let data = store_with(tmp.path(), &format!("seal{step}"), 12);
+        let (log, plan) = open_with_plan(&data);
+        let acknowledged = all_ids(&log);
+        let size = log.size();
+        // Step 0 fails the checkpoint at N. For the later steps a checkpoint at N is signed
+        // beforehand, which the seal reuses without a sync: step 1 then fails the seal's own
+        // commit, and step 2 (one sync let through) the checkpoint after it.
+        let checkpoint_at_n = (step > 0).then(|| log.sign_checkpoint().unwrap());
+        plan.fail_syncs_after(step.saturating_sub(1), libc::EIO, 1);
+        let syncs = plan.sync_calls();
+        let e = taizhang::reviews::seal(&log, "2016-annual", period.0, period.1, "committee", None)
+            .unwrap_err();
+        let message = format!("{e:#}");
+        assert!(message.contains("Input/output error"), "{what}: {message}");
+        assert_eq!(plan.syncs_failed(), 1, "{what}");
+        assert_eq!(
+            plan.sync_calls(),
+            syncs + 1 + u64::from(step == 2),
+            "{what}: syncs after the failure"
+        );
+        match step {
+            // Nothing appended, and readers see no seal.
+            0 | 1 => assert_eq!(log.size(), size, "{what}: {message}"),
+            // The seal is durable and acknowledged as such, with its position.
+            _ => {
+                assert!(
+                    message.contains(&format!("the seal is at position {size}")),
+                    "{what}: {message}"
+                );
+                assert_eq!(log.size(), size + 1, "{what}");
+            }
+        }
+        stays_stopped(&log, &plan, "Input/output error", &what);
+        log.close();
+        drop(log);
+
+        let log = SledLog::open(&data).unwrap_or_else(|e| panic!("{what}: reopen: {e}"));
+        for id in &acknowledged {
+            assert!(log.event(*id).unwrap().is_some(), "{what}: {id} is gone");
+        }
+        let found = seals(&log);
+        assert!(found.len() <= 1, "{what}: {found:?}");
+        if step == 2 {
+            assert_eq!(found.len(), 1, "{what}: an acknowledged seal is gone");
+        }
+        for (position, seal) in &found {
+            assert_eq!((seal.tree_size, *position), (size, size), "{what}");
+            let v = taizhang::reviews::verify(&log, "2016-annual")
+                .unwrap_or_else(|e| panic!("{what}: review verify: {e:#}"));
+            assert_eq!(v.result.result_sha256(), seal.result_sha256, "{what}");
+        }
+        let checkpoints = log.checkpoints().unwrap();
+        if let Some(note) = &checkpoint_at_n {
+            assert!(
+                checkpoints.contains(&(size, note.clone())),
+                "{what}: the checkpoint signed before the seal is gone"
+            );
+        }
+        if !found.is_empty() {
+            assert!(
+                checkpoints.iter().any(|(s, _)| *s == size),
+                "{what}: a seal without the checkpoint at its size"
+            );
+        }
+        taizhang::ops::verify(&log, |_| {}).unwrap_or_else(|e| panic!("{what}: verify: {e}"));
+        // The store takes a seal again (a new id when the first one is in the log).
+        let id = if found.is_empty() {
+            "2016-annual"
+        } else {
+            "2016-annual-b"
+        };
+        taizhang::reviews::seal(&log, id, period.0, period.1, "committee", None)
+            .unwrap_or_else(|e| panic!("{what}: sealing after the reopen: {e:#}"));
+        eprintln!(
+            "failed sync at seal step {step}: the seal is {} after reopening",
+            if found.is_empty() {
+                "absent"
+            } else {
+                "present"
+            }
+        );
+    }
+}
+
 #[test]
 fn a_corrupted_read_is_named_as_corruption_with_its_position() {
     let tmp = tempfile::tempdir().unwrap();

@@ -33,6 +33,8 @@ const NONE: u64 = u64::MAX;
 #[derive(Debug, Default)]
 struct Point {
     calls: AtomicU64,
+    /// Calls still to let through before the failures begin.
+    passes_left: AtomicU64,
     /// Calls still to fail (`u64::MAX`: every one from now on).
     failures_left: AtomicU64,
     errno: AtomicI32,
@@ -40,13 +42,22 @@ struct Point {
 }
 
 impl Point {
-    fn arm(&self, errno: i32, times: u64) {
+    fn arm(&self, errno: i32, passes: u64, times: u64) {
         self.errno.store(errno, Ordering::SeqCst);
+        self.passes_left.store(passes, Ordering::SeqCst);
         self.failures_left.store(times, Ordering::SeqCst);
     }
 
     fn call(&self) -> io::Result<()> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        let passed = self
+            .passes_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            });
+        if passed.is_ok() {
+            return Ok(());
+        }
         let take = self
             .failures_left
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| match left {
@@ -88,12 +99,18 @@ impl Faults {
 
     /// The next `times` writes (sled flushes) fail with OS error `errno` (`u64::MAX`: all).
     pub fn fail_writes(&self, errno: i32, times: u64) {
-        self.write.arm(errno, times);
+        self.write.arm(errno, 0, times);
     }
 
     /// The next `times` syncs fail with OS error `errno` (`u64::MAX`: all).
     pub fn fail_syncs(&self, errno: i32, times: u64) {
-        self.sync.arm(errno, times);
+        self.sync.arm(errno, 0, times);
+    }
+
+    /// After `passes` more syncs that succeed, the next `times` fail with OS error `errno`
+    /// (to fail one step of a sequence, such as the third sync of a review seal).
+    pub fn fail_syncs_after(&self, passes: u64, errno: i32, times: u64) {
+        self.sync.arm(errno, passes, times);
     }
 
     /// Every read of the record at `position` returns its bytes with one byte flipped.
@@ -103,8 +120,8 @@ impl Faults {
 
     /// Stops injecting anything (counters are kept).
     pub fn heal(&self) {
-        self.write.arm(0, 0);
-        self.sync.arm(0, 0);
+        self.write.arm(0, 0, 0);
+        self.sync.arm(0, 0, 0);
         self.corrupt_position.store(NONE, Ordering::SeqCst);
     }
 
