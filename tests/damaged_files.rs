@@ -13,7 +13,7 @@ mod util;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use util::{example, ok, run};
+use util::{copy_dir, example, ok, run};
 
 const EVENTS: u64 = 18;
 
@@ -37,19 +37,6 @@ fn pristine(root: &Path) -> PathBuf {
     copy_dir(&data, &check);
     assert!(ok(&check, &["verify"]).starts_with("ok: 18 events"));
     data
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 fn copy_of(pristine: &Path, name: &str) -> PathBuf {

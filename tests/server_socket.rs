@@ -4,6 +4,7 @@
 //! output as local, `verify --server` catching a rewritten history, and graceful shutdown.
 
 mod serverkit;
+mod util;
 
 use std::io::BufReader;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use serde_json::Value;
 use serverkit::{commitment, spawn_server, store_with_example, terminate, SseReader};
 use taizhang::server::{Limits, Server};
 use taizhang::store::{Log, SledLog};
+use util::copy_dir;
 
 /// A server in this process on 127.0.0.1:0, on its own runtime thread; dropping the guard
 /// shuts it down and waits.
@@ -482,19 +484,6 @@ fn verify_through_a_server_catches_a_rewritten_history() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("history was rewritten"), "{err}");
     assert!(terminate(child).success());
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
 }
 
 /// A connection with a small receive buffer, sending `GET path` and reading only the

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use events::record::{self, StoredRecord};
 use events::Payload;
 use taizhang::merkle::Frontier;
-use util::{example, ok, run};
+use util::{copy_dir, example, ok, run};
 
 /// Key prefixes of docs/storage.md, written out here rather than borrowed from the store, so
 /// that a change of layout breaks these tests instead of silently following it.
@@ -57,19 +57,6 @@ fn pristine(root: &Path) -> PathBuf {
         "{verified}"
     );
     data
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// A copy of the pristine store, changed by `damage` through sled directly (the store is

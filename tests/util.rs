@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests: running the real `taizhang` binary.
+//! Helpers shared by the integration tests: running the real `taizhang` binary, copying a
+//! store.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -62,4 +63,18 @@ pub fn fails(data: &Path, args: &[&str]) -> String {
 /// The example village shipped with the project.
 pub fn example() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/village.jsonl")
+}
+
+/// Copies the directory `from` (a store, say) to `to`, recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
 }
