@@ -74,7 +74,12 @@ impl Acknowledged {
             Err(e) => return Err(e),
         };
         let mut bytes = Vec::new();
-        io::Read::read_to_end(&mut (&file).take(LEN_READ_MAX), &mut bytes)?;
+        // One byte more than allowed, to tell a long file from one of exactly the limit: a
+        // longer one is refused, not read in part (its first bytes could spell a smaller size).
+        io::Read::read_to_end(&mut (&file).take(LEN_READ_MAX + 1), &mut bytes)?;
+        if bytes.len() as u64 > LEN_READ_MAX {
+            return Ok(Found::Unreadable(format!("more than {LEN_READ_MAX} bytes")));
+        }
         let text = String::from_utf8_lossy(&bytes);
         Ok(match text.trim().parse::<u64>() {
             Ok(size) => Found::Size(
@@ -156,5 +161,16 @@ mod tests {
             Acknowledged::open(dir.path()).unwrap(),
             Found::Unreadable(_)
         ));
+        // A long file is refused whole, not read in part: its first 64 bytes spell 12.
+        let long = format!("{}12345\n", " ".repeat(62));
+        std::fs::write(dir.path().join(FILE), &long).unwrap();
+        assert!(matches!(
+            Acknowledged::open(dir.path()).unwrap(),
+            Found::Unreadable(t) if t.contains("more than 64 bytes")
+        ));
+        // Exactly the limit is read.
+        let exact = format!("{}12\n", " ".repeat(61));
+        std::fs::write(dir.path().join(FILE), &exact).unwrap();
+        assert_eq!(size_in(dir.path()), 12);
     }
 }
